@@ -1,0 +1,83 @@
+"""Beeldcoach: an LTI 1.3 tool for video coaching (beeldbegeleiding) in schools."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, request, session
+from flask_babel import Babel
+from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lti_tool.db import db
+from lti_tool.settings import Settings, flask_config, load_settings
+
+LOCALES = ("nl", "en")
+babel = Babel()
+migrate = Migrate()
+
+
+def migrations_dir() -> str:
+    """The Alembic scripts: shipped as lti_tool/migrations, or the checkout's migrations/."""
+    packaged = Path(__file__).parent / "migrations"
+    if (packaged / "env.py").exists():
+        return str(packaged)
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def select_locale() -> str:
+    """English on request (?lang=en, remembered), else the platform's locale, else Dutch."""
+    from lti_tool.launch.session import current_launch
+
+    asked = request.args.get("lang")
+    if asked in LOCALES:
+        session["lang"] = asked
+        return asked
+    if session.get("lang") in LOCALES:
+        return str(session["lang"])
+    launch = current_launch()
+    if launch is not None:
+        locale = str(launch.claims.get("locale") or "")
+        if locale[:2] in LOCALES:
+            return locale[:2]
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def create_app(overrides: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """The application factory: settings, extensions, blueprints."""
+    settings = settings or load_settings(**(overrides or {}))
+    app = Flask(__name__, instance_path=settings.instance_path, instance_relative_config=True)
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(flask_config(settings))
+    logging.getLogger("lti_tool").setLevel(logging.INFO)
+
+    if settings.proxy_fix:
+        n = settings.proxy_fix
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=migrations_dir())
+    babel.init_app(app, locale_selector=select_locale)
+
+    # Models must be imported for Alembic and relationships to see them.
+    from lti_tool import jobs as _jobs  # noqa: F401
+    from lti_tool.launch import models as _launch_models  # noqa: F401
+    from lti_tool.launch.views import bp as lti_bp
+    from lti_tool.people import models as _people_models  # noqa: F401
+    from lti_tool.web.views import bp as web_bp
+
+    app.register_blueprint(lti_bp)
+    app.register_blueprint(web_bp)
+    if settings.demo_enabled:
+        from lti_tool.demo.views import bp as demo_bp
+
+        app.register_blueprint(demo_bp)
+
+    from lti_tool.worker import celery_init_app
+
+    celery_init_app(app)
+    return app

@@ -1,0 +1,279 @@
+"""The `beeldcoach` command group (a Flask CLI group): db, platform, keys, serve, worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from lti_tool import create_app
+from lti_tool.db import db
+
+
+def _create_app(*_: Any) -> Any:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Beeldcoach: an LTI 1.3 tool for video coaching in schools."""
+
+
+# --- platform -----------------------------------------------------------------------------
+
+
+@main.group()
+def platform() -> None:
+    """Register learning platforms (issuer + client id, with their deployments)."""
+
+
+@platform.command("add")
+@click.option("--issuer", required=True, help="The platform's issuer (iss), e.g. its site URL.")
+@click.option("--client-id", required=True, help="The client id the platform gave the tool.")
+@click.option(
+    "--deployment-id",
+    "deployment_ids",
+    multiple=True,
+    required=True,
+    help="A deployment id; repeat for several.",
+)
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authorization URL.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth2 token URL.")
+@click.option("--key-set-url", required=True, help="The platform's public key set (JWKS) URL.")
+@click.option("--auth-audience", default=None, help="Audience for token requests, if not the URL.")
+@click.option("--name", default=None, help="A name to recognise the platform by.")
+@with_appcontext
+def platform_add(
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    auth_audience: str | None,
+    name: str | None,
+) -> None:
+    """Add a registration, or update it and add deployments when it exists."""
+    from lti_tool.launch.models import Platform
+    from lti_tool.launch.registration import add_deployment
+
+    for url in (auth_login_url, auth_token_url, key_set_url):
+        if not url.startswith(("https://", "http://")):
+            raise click.BadParameter(f"not an http(s) URL: {url}")
+    found = db.session.scalar(
+        sa.select(Platform).where(Platform.issuer == issuer, Platform.client_id == client_id)
+    )
+    created = found is None
+    record = found or Platform(issuer=issuer, client_id=client_id, source="cli")
+    record.name = name or record.name
+    record.auth_login_url = auth_login_url
+    record.auth_token_url = auth_token_url
+    record.key_set_url = key_set_url
+    record.auth_audience = auth_audience
+    record.jwks = None
+    record.jwks_fetched_at = None
+    db.session.add(record)
+    db.session.flush()
+    for deployment_id in deployment_ids:
+        add_deployment(record, deployment_id)
+    db.session.commit()
+    click.echo(
+        f"{'added' if created else 'updated'} platform {record.id}: {issuer} "
+        f"client_id={client_id} deployments={','.join(deployment_ids)}"
+    )
+
+
+@platform.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def platform_list(as_json: bool) -> None:
+    """List registrations with their deployments."""
+    from lti_tool.launch.models import Platform
+
+    rows = db.session.scalars(sa.select(Platform).order_by(Platform.issuer, Platform.client_id))
+    data = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "issuer": p.issuer,
+            "client_id": p.client_id,
+            "deployments": [d.deployment_id for d in p.deployments],
+            "auth_login_url": p.auth_login_url,
+            "auth_token_url": p.auth_token_url,
+            "key_set_url": p.key_set_url,
+            "source": p.source,
+        }
+        for p in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    if not data:
+        click.echo("no platforms registered")
+    for p in data:
+        click.echo(
+            f"{p['id']}\t{p['issuer']}\tclient_id={p['client_id']}\t"
+            f"deployments={','.join(p['deployments']) or '-'}\t{p['name'] or ''}\t({p['source']})"
+        )
+
+
+@platform.command("remove")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None, help="Needed when the issuer has several clients.")
+@click.option("--deployment-id", default=None, help="Remove only this deployment.")
+@with_appcontext
+def platform_remove(issuer: str, client_id: str | None, deployment_id: str | None) -> None:
+    """Remove a registration (with its courses and launches), or one of its deployments."""
+    from lti_tool.launch.models import Deployment, Platform
+
+    query = sa.select(Platform).where(Platform.issuer == issuer)
+    if client_id:
+        query = query.where(Platform.client_id == client_id)
+    matches = db.session.scalars(query).all()
+    if not matches:
+        raise click.ClickException(f"no platform with issuer {issuer}")
+    if len(matches) > 1:
+        raise click.ClickException("several client ids for this issuer: give --client-id")
+    record = matches[0]
+    if deployment_id:
+        dep = db.session.scalar(
+            sa.select(Deployment).where(
+                Deployment.platform_id == record.id, Deployment.deployment_id == deployment_id
+            )
+        )
+        if dep is None:
+            raise click.ClickException(f"no deployment {deployment_id}")
+        db.session.delete(dep)
+        db.session.commit()
+        click.echo(f"removed deployment {deployment_id} of {issuer}")
+        return
+    db.session.delete(record)
+    db.session.commit()
+    click.echo(f"removed platform {issuer} client_id={record.client_id}")
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """The tool's signing keys (published at /lti/jwks)."""
+
+
+@keys.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Sign with the published next key; keep the previous one in the JWKS for a while."""
+    from lti_tool.launch.keys import rotate_keys
+
+    settings = current_app.config["BEELDCOACH"]
+    key = rotate_keys(settings.key_overlap_days)
+    db.session.commit()
+    click.echo(
+        f"current key is now {key.kid}; previous key stays published "
+        f"for {settings.key_overlap_days} days"
+    )
+
+
+@keys.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """List the tool's keys and their state."""
+    from lti_tool.launch.keys import ensure_keys
+    from lti_tool.launch.models import ToolKey
+
+    ensure_keys()
+    db.session.commit()
+    for key in db.session.scalars(sa.select(ToolKey).order_by(ToolKey.id)):
+        click.echo(f"{key.kid}\t{key.status}\tcreated {key.created_at:%Y-%m-%d %H:%M}")
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def _worker_argv(loglevel: str = "INFO", concurrency: int | None = None) -> list[str]:
+    argv = ["worker", f"--loglevel={loglevel}"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    return argv
+
+
+@main.command("worker")
+@click.option("--loglevel", default="INFO")
+@click.option("--concurrency", type=int, default=None, help="Processes (default: CPU count).")
+@with_appcontext
+def worker(loglevel: str, concurrency: int | None) -> None:
+    """Run a Celery worker against the configured broker."""
+    celery_app = current_app.extensions["celery"]
+    celery_app.worker_main(_worker_argv(loglevel, concurrency))
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--no-worker", is_flag=True, help="Do not start the embedded worker.")
+@with_appcontext
+def serve(host: str, port: int, no_worker: bool) -> None:
+    """Run the web app and an embedded worker (the embedded default: one machine, no servers)."""
+    from flask_migrate import upgrade
+
+    settings = current_app.config["BEELDCOACH"]
+    if settings.is_production and settings.demo is True:
+        raise click.ClickException(
+            "the demo platform cannot run with production settings "
+            "(unset BEELDCOACH_DEMO or BEELDCOACH_ENV=production)"
+        )
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    if settings.demo_enabled:
+        from lti_tool.demo.seed import seed_demo
+
+        seed_demo()
+        db.session.commit()
+
+    env = dict(os.environ, BEELDCOACH_INSTANCE_PATH=settings.instance_path)
+    worker_proc = None
+    if not no_worker:
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "lti_tool.cli", "worker", "--concurrency=1"], env=env
+        )
+
+    def stop(*_: Any) -> None:
+        if worker_proc and worker_proc.poll() is None:
+            worker_proc.terminate()
+            try:
+                worker_proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker_proc.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
+    click.echo(f"Beeldcoach runs at http://{shown}:{port}/")
+    if settings.demo_enabled:
+        demo_host = "127.0.0.1" if shown == "localhost" else shown
+        click.echo(f"Try it: open the demo platform at http://{demo_host}:{port}/demo/")
+    from werkzeug.serving import run_simple
+
+    try:
+        run_simple(
+            host,
+            port,
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+        )
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The built-in demo platform: a real LTI 1.3 platform for trying Beeldcoach without an LMS."""

@@ -1,0 +1,277 @@
+"""LTI endpoints: /lti/login, /lti/launch, /lti/jwks, /lti/config, /lti/deep-link, /lti/register."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.deep_link import DeepLink
+from pylti1p3.deep_link_resource import DeepLinkResource
+
+from lti_tool.db import db
+from lti_tool.launch.claims import DL_CLAIM, LaunchClaims
+from lti_tool.launch.errors import LaunchRefused
+from lti_tool.launch.keys import public_jwks
+from lti_tool.launch.models import Launch
+from lti_tool.launch.protocol import (
+    STATE_COOKIE_PREFIX,
+    ToolMessageLaunch,
+    ToolRegistration,
+    find_deployment,
+    purge_expired_states,
+    start_login,
+)
+from lti_tool.launch.session import (
+    current_launch,
+    external_url,
+    launch_from_start_token,
+    start_token,
+)
+from lti_tool.launch.signin import sign_in
+from lti_tool.people.models import ROLE_COACH
+
+log = logging.getLogger(__name__)
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+
+
+def _settings() -> Any:
+    return current_app.config["BEELDCOACH"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """OIDC third-party initiated login: remember state and nonce, send the browser on."""
+    params = {k: v for k, v in (request.values.items()) if isinstance(v, str)}
+    settings = _settings()
+    state, auth_url = start_login(params, external_url("lti.launch"), settings.oidc_state_ttl)
+    if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+        purge_expired_states()
+    db.session.commit()
+    if state.storage_target:
+        # The platform offers storage (lti.put_data): keep the state there too, for browsers
+        # that drop our cookie in the iframe. The page continues to the platform afterwards.
+        response = make_response(
+            render_template(
+                "lti/storage_put.html",
+                auth_url=auth_url,
+                state=state.state,
+                nonce=state.nonce,
+                target=state.storage_target,
+                platform_origin=_origin(state.login_params.get("iss", "")),
+            )
+        )
+    else:
+        response = redirect(auth_url, code=302)
+    response.set_cookie(
+        STATE_COOKIE_PREFIX + state.state,
+        state.state,
+        max_age=settings.oidc_state_ttl,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+    )
+    return response
+
+
+@bp.post("/launch")
+def launch() -> Response:
+    """The redirect_uri: validate the id_token, sign the person in, hand over to the tool."""
+    message = ToolMessageLaunch(FlaskRequest(), _settings())
+    message.validate()
+    registration = message.registration
+    body = message.body
+    claims = LaunchClaims.from_body(body, registration.platform.client_id)
+    deployment = find_deployment(registration.platform, claims.deployment_id)
+    assert deployment is not None  # validate_deployment checked it
+    record = sign_in(registration.platform, deployment, claims, body, _settings().launch_ttl)
+    assert message.oidc_state is not None
+    storage_target = message.oidc_state.storage_target
+    bound = message.browser_bound
+    db.session.commit()
+    log.info(
+        "launch ok iss=%s deployment=%s user=%s roles=%s type=%s",
+        claims.issuer,
+        claims.deployment_id,
+        record.user_id,
+        ",".join(claims.roles),
+        claims.message_type,
+    )
+    start_url = external_url("web.start", launch=start_token(record))
+    response: Response
+    if bound:
+        response = redirect(start_url, code=303)
+    else:
+        response = make_response(
+            render_template(
+                "lti/storage_check.html",
+                start_url=start_url,
+                state=message.oidc_state.state,
+                target=storage_target,
+                platform_origin=_origin(claims.issuer),
+            )
+        )
+    response.delete_cookie(
+        STATE_COOKIE_PREFIX + message.oidc_state.state,
+        path="/",
+        secure=True,
+        samesite="None",
+        partitioned=True,
+    )
+    return response
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    data = public_jwks(_settings().key_overlap_days)
+    db.session.commit()  # the first call creates the keys
+    response = jsonify(data)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/config")
+def config_page() -> str:
+    """Everything an administrator copies into a platform for a manual registration."""
+    return render_template("lti/config.html", urls=tool_urls())
+
+
+@bp.get("/config.json")
+def config_json() -> Response:
+    return jsonify(tool_urls())
+
+
+def tool_urls() -> dict[str, str]:
+    return {
+        "login_url": external_url("lti.login"),
+        "launch_url": external_url("lti.launch"),
+        "redirect_uris": external_url("lti.launch"),
+        "jwks_url": external_url("lti.jwks"),
+        "deep_linking_url": external_url("lti.launch"),
+        "registration_url": external_url("lti.register"),
+        "tool_url": external_url("web.index"),
+    }
+
+
+@bp.post("/deep-link")
+def deep_link_response() -> Response:
+    """Return the coach's choice to the platform as a signed LtiDeepLinkingResponse."""
+    record = current_launch()
+    if record is None:
+        raise LaunchRefused("session_expired", "deep link without launch")
+    if record.message_type != "LtiDeepLinkingRequest" or ROLE_COACH not in (record.roles or []):
+        raise LaunchRefused("forbidden", "not a coach's deep-linking launch")
+    settings_claim = record.claims.get(DL_CLAIM + "deep_linking_settings") or {}
+    return_url = settings_claim.get("deep_link_return_url")
+    if not return_url:
+        abort(400)
+    choices = request.form.getlist("item")
+    resources = [_resource(choice) for choice in choices if choice in placeable_items()]
+    if not resources:
+        raise LaunchRefused("invalid_message", "nothing chosen")
+    if not _truthy(settings_claim.get("accept_multiple", True)):
+        resources = resources[:1]
+    registration = ToolRegistration(record.platform)
+    deep_link = DeepLink(registration, record.deployment.deployment_id, settings_claim)
+    token = deep_link.get_response_jwt(resources)
+    db.session.commit()
+    return make_response(
+        render_template("lti/deep_link_return.html", return_url=return_url, jwt=token)
+    )
+
+
+def placeable_items() -> dict[str, dict[str, str]]:
+    """What a coach can place in a course (the traject issue adds trajects)."""
+    from flask_babel import gettext as _
+
+    return {
+        "start": {
+            "title": _("Beeldcoach"),
+            "text": _("Video coaching: your trajects and next steps"),
+            "page": "start",
+        },
+    }
+
+
+def _resource(choice: str) -> DeepLinkResource:
+    item = placeable_items()[choice]
+    return (
+        DeepLinkResource()
+        .set_url(external_url("lti.launch"))
+        .set_title(item["title"])
+        .set_custom_params({"beeldcoach_page": item["page"]})
+    )
+
+
+def _truthy(value: object) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "*"
+
+
+@bp.app_errorhandler(LaunchRefused)
+def refused(exc: LaunchRefused) -> tuple[str, int]:
+    # The detail is ours (never the token); it helps an administrator read the log.
+    log.warning("launch refused: %s (%s)", exc.code, exc.detail)
+    db.session.rollback()
+    retry_url = None
+    if exc.code == "cookies_blocked" and exc.retry_params:
+        retry_url = external_url("lti.login", **exc.retry_params)
+    return (
+        render_template("lti/refused.html", code=exc.code, reason=exc.reason, retry_url=retry_url),
+        exc.reason.status,
+    )
+
+
+def resolve_start(token: str) -> Launch | None:
+    return launch_from_start_token(token)
+
+
+@bp.get("/register")
+def register() -> tuple[str, int]:
+    """LTI Dynamic Registration initiation (openid_configuration, registration_token)."""
+    from lti_tool.launch.registration import RegistrationFailed, register_with_platform
+
+    conf_url = request.args.get("openid_configuration", "")
+    token = request.args.get("registration_token") or None
+    if not conf_url:
+        return render_template("lti/register.html", error="missing", urls=tool_urls()), 400
+    try:
+        result = register_with_platform(
+            conf_url, token, tool_urls(), host_allowed=_settings().registration_allowed
+        )
+    except RegistrationFailed as exc:
+        db.session.rollback()
+        log.warning("dynamic registration failed: %s", exc.code)
+        return render_template("lti/register.html", error=exc.code, urls=tool_urls()), 400
+    db.session.commit()
+    return (
+        render_template(
+            "lti/register.html",
+            error=None,
+            platform=result.platform,
+            deployment_id=result.deployment_id,
+            product=result.product,
+            urls=tool_urls(),
+        ),
+        200,
+    )

@@ -1,0 +1,1 @@
+"""People and courses as the learning platform tells us about them."""

@@ -1,0 +1,1 @@
+"""Pages and the JSON API: thin views over the domain packages."""

@@ -1,0 +1,86 @@
+"""Celery: the app, a task base class that runs in an app context, and enqueue-after-commit.
+
+Embedded default: a filesystem broker in the instance folder (no server to install), consumed
+by the real worker that `beeldcoach serve` starts beside the web app. Production: Redis or
+RabbitMQ via BEELDCOACH_BROKER_URL, with `beeldcoach worker` on as many machines as needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from celery import Celery, Task
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from lti_tool.db import db
+
+EMBEDDED = "filesystem://"
+
+
+def broker_settings(instance_path: str, broker_url: str) -> dict[str, Any]:
+    if broker_url:
+        return {"broker_url": broker_url}
+    root = Path(instance_path) / "broker"
+    queue = root / "queue"
+    processed = root / "processed"
+    for folder in (queue, processed):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": EMBEDDED,
+        "broker_transport_options": {
+            "data_folder_in": str(queue),
+            "data_folder_out": str(queue),
+            "processed_folder": str(processed),
+            "store_processed": False,
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    settings = app.config["BEELDCOACH"]
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.conf.update(
+        **broker_settings(settings.instance_path, settings.broker_url),
+        # Job state lives on database rows, not in a result backend.
+        task_ignore_result=True,
+        result_backend=None,
+        # A worker killed mid-task leaves the message unacknowledged: it runs again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        imports=("lti_tool.tasks",),
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+_PENDING = "beeldcoach.after_commit"
+
+
+def enqueue_after_commit(task: Any, *args: Any, **kwargs: Any) -> None:
+    """Queue a task once the current transaction commits (a fast worker must find the rows
+    it is given); dropped if the transaction rolls back."""
+    db.session.info.setdefault(_PENDING, []).append((task, args, kwargs))
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    for task, args, kwargs in session.info.pop(_PENDING, []):
+        task.apply_async(args=args, kwargs=kwargs)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
