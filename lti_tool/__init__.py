@@ -48,7 +48,13 @@ def select_locale() -> str:
 def create_app(overrides: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """The application factory: settings, extensions, blueprints."""
     settings = settings or load_settings(**(overrides or {}))
-    app = Flask(__name__, instance_path=settings.instance_path, instance_relative_config=True)
+    # static_folder=None: the web blueprint serves /static itself.
+    app = Flask(
+        __name__,
+        instance_path=settings.instance_path,
+        instance_relative_config=True,
+        static_folder=None,
+    )
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(flask_config(settings))
     logging.getLogger("lti_tool").setLevel(logging.INFO)

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from lti_tool.db import db
@@ -72,13 +72,15 @@ _PENDING = "beeldcoach.after_commit"
 def enqueue_after_commit(task: Any, *args: Any, **kwargs: Any) -> None:
     """Queue a task once the current transaction commits (a fast worker must find the rows
     it is given); dropped if the transaction rolls back."""
-    db.session.info.setdefault(_PENDING, []).append((task, args, kwargs))
+    # Sent through this Flask app's Celery app (not Celery's process-wide default app).
+    celery_app = current_app.extensions["celery"]
+    db.session.info.setdefault(_PENDING, []).append((celery_app, task.name, args, kwargs))
 
 
 @sa.event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
-    for task, args, kwargs in session.info.pop(_PENDING, []):
-        task.apply_async(args=args, kwargs=kwargs)
+    for celery_app, name, args, kwargs in session.info.pop(_PENDING, []):
+        celery_app.send_task(name, args=args, kwargs=kwargs)
 
 
 @sa.event.listens_for(Session, "after_rollback")

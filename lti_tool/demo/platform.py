@@ -19,6 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where shown."""
+    return message
+
+
 CLIENT_ID = "beeldcoach-demo"
 DEPLOYMENT_ID = "demo-deployment-1"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -51,7 +56,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "de Vries",
         "sanne.devries@regenboog.example",
         (MEMBERSHIP + "Instructor",),
-        "video coach",
+        N_("video coach"),
     ),
     DemoPerson(
         "teacher1",
@@ -60,7 +65,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "Bakker",
         "jeroen.bakker@regenboog.example",
         (MEMBERSHIP + "Learner",),
-        "teacher, group 5",
+        N_("teacher, group 5"),
     ),
     DemoPerson(
         "teacher2",
@@ -69,7 +74,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "El Amrani",
         "fatima.elamrani@regenboog.example",
         (MEMBERSHIP + "Learner",),
-        "teacher, group 2",
+        N_("teacher, group 2"),
     ),
     DemoPerson(
         "admin",
@@ -78,7 +83,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "Visser",
         "ingrid.visser@regenboog.example",
         (INSTITUTION + "Administrator", SYSTEM + "Administrator"),
-        "school administrator",
+        N_("school administrator"),
     ),
 )
 PEOPLE_BY_KEY = {p.key: p for p in PEOPLE}

@@ -230,8 +230,11 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         self.oidc_state = row
 
     def validate_registration(self) -> ToolMessageLaunch:
-        super().validate_registration()
         assert self.oidc_state is not None
+        expected = db.session.get(Platform, self.oidc_state.platform_id)
+        if expected is not None and self.get_client_id() != expected.client_id:
+            raise LaunchRefused("wrong_audience", "aud does not name the login's client id")
+        super().validate_registration()
         registration = self._registration
         assert isinstance(registration, ToolRegistration)
         if registration.platform.id != self.oidc_state.platform_id:
