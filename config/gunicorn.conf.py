@@ -51,6 +51,4 @@ loglevel = "info"
 # The path only (%(U)s), never the query string or the request line (%(r)s): query strings carry
 # short-lived launch and start tokens. Nor the Location response header or the Referer, for the
 # same reason. The client address is nginx's X-Forwarded-For; %(M)s is the time in milliseconds.
-access_log_format = (
-    '%({x-forwarded-for}i)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
-)
+access_log_format = '%({x-forwarded-for}i)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'

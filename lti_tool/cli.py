@@ -99,7 +99,7 @@ def platform_list(as_json: bool) -> None:
     from lti_tool.launch.models import Platform
 
     rows = db.session.scalars(sa.select(Platform).order_by(Platform.issuer, Platform.client_id))
-    data = [
+    data: list[dict[str, Any]] = [
         {
             "id": p.id,
             "name": p.name,

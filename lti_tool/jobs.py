@@ -7,10 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lti_tool.db import TimestampMixin, db
+from lti_tool.db import Base, TimestampMixin
 
 
-class Job(TimestampMixin, db.Model):
+class Job(TimestampMixin, Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -42,7 +42,7 @@ def broker_settings(instance_path: str, broker_url: str) -> dict[str, Any]:
 def celery_init_app(app: Flask) -> Celery:
     settings = app.config["BEELDCOACH"]
 
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)

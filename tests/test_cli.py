@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def test_platform_add_list_remove(cli: Any) -> None:
     args = [
         "platform", "add", "--issuer", "https://moodle.school.example", "--client-id", "abc",

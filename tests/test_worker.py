@@ -1,4 +1,4 @@
-"""A real Celery worker (embedded filesystem broker, or Redis in CI) runs tasks queued after commit."""
+"""A real Celery worker (embedded filesystem broker, or Redis in CI) runs tasks queued on commit."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 
+
 def N_(message: str) -> str:
     """Mark a string for translation where it is defined; it is translated where shown."""
     return message

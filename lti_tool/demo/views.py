@@ -15,7 +15,6 @@ import jwt
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     jsonify,
@@ -25,6 +24,7 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from lti_tool.db import db
 from lti_tool.demo.platform import (

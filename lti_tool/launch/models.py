@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.db import TimestampMixin, db
+from lti_tool.db import Base, TimestampMixin
 
 
-class Platform(TimestampMixin, db.Model):
+class Platform(TimestampMixin, Base):
     """One registration: an issuer and one of its client ids (Canvas shares one issuer)."""
 
     __tablename__ = "platforms"
@@ -36,7 +36,7 @@ class Platform(TimestampMixin, db.Model):
     )
 
 
-class Deployment(TimestampMixin, db.Model):
+class Deployment(TimestampMixin, Base):
     __tablename__ = "deployments"
     __table_args__ = (sa.UniqueConstraint("platform_id", "deployment_id"),)
 
@@ -47,7 +47,7 @@ class Deployment(TimestampMixin, db.Model):
     platform: Mapped[Platform] = relationship(back_populates="deployments")
 
 
-class ToolKey(TimestampMixin, db.Model):
+class ToolKey(TimestampMixin, Base):
     """The tool's own RSA signing keys: next, current and previous are all published."""
 
     __tablename__ = "tool_keys"
@@ -61,7 +61,7 @@ class ToolKey(TimestampMixin, db.Model):
     retired_at: Mapped[datetime | None]
 
 
-class OidcState(TimestampMixin, db.Model):
+class OidcState(TimestampMixin, Base):
     """A login in flight: state and nonce, single use, server-side, shared by all processes."""
 
     __tablename__ = "oidc_states"
@@ -76,7 +76,7 @@ class OidcState(TimestampMixin, db.Model):
     used_at: Mapped[datetime | None]
 
 
-class Launch(TimestampMixin, db.Model):
+class Launch(TimestampMixin, Base):
     """A validated launch; its id is pylti1p3's launch_id and backs the page's API token."""
 
     __tablename__ = "launches"

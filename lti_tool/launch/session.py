@@ -49,7 +49,7 @@ def _load(token: str, salt: str, max_age: int) -> Launch | None:
 def current_launch() -> Launch | None:
     """The launch of this request: bearer token first, then the session cookie."""
     if "launch" in g:
-        return g.launch  # type: ignore[no-any-return]
+        return g.launch
     settings = current_app.config["BEELDCOACH"]
     launch: Launch | None = None
     header = request.headers.get("Authorization", "")

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     jsonify,
@@ -20,6 +19,7 @@ from flask import (
 from pylti1p3.contrib.flask import FlaskRequest
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
+from werkzeug.wrappers import Response
 
 from lti_tool.db import db
 from lti_tool.launch.claims import DL_CLAIM, LaunchClaims
@@ -60,6 +60,7 @@ def login() -> Response:
     if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
         purge_expired_states()
     db.session.commit()
+    response: Response
     if state.storage_target:
         # The platform offers storage (lti.put_data): keep the state there too, for browsers
         # that drop our cookie in the iframe. The page continues to the platform afterwards.
@@ -186,7 +187,11 @@ def deep_link_response() -> Response:
     if not _truthy(settings_claim.get("accept_multiple", True)):
         resources = resources[:1]
     registration = ToolRegistration(record.platform)
-    deep_link = DeepLink(registration, record.deployment.deployment_id, settings_claim)
+    deep_link = DeepLink(
+        registration,
+        record.deployment.deployment_id,
+        settings_claim,  # type: ignore[arg-type]
+    )
     token = deep_link.get_response_jwt(resources)
     db.session.commit()
     return make_response(

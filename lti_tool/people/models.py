@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.db import TimestampMixin, db, utcnow
+from lti_tool.db import Base, TimestampMixin, utcnow
 
 #: Beeldcoach roles, in order of precedence when one is shown.
 ROLE_ADMIN = "admin"
@@ -17,7 +17,7 @@ ROLE_TEACHER = "teacher"
 ROLES = (ROLE_ADMIN, ROLE_COACH, ROLE_TEACHER)
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (sa.UniqueConstraint("issuer", "sub"),)
 
@@ -42,7 +42,7 @@ class User(TimestampMixin, db.Model):
         return full or f"#{self.id}"
 
 
-class Course(TimestampMixin, db.Model):
+class Course(TimestampMixin, Base):
     __tablename__ = "courses"
     __table_args__ = (sa.UniqueConstraint("deployment_pk", "context_id"),)
 
@@ -58,7 +58,7 @@ class Course(TimestampMixin, db.Model):
     memberships: Mapped[list[Membership]] = relationship(back_populates="course")
 
 
-class Membership(TimestampMixin, db.Model):
+class Membership(TimestampMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (sa.UniqueConstraint("user_id", "course_id"),)
 

@@ -1,4 +1,4 @@
-"""Deep linking: a coach chooses what to place; the signed response verifies with the tool's JWKS."""
+"""Deep linking: a coach chooses what to place; the signed answer verifies with the tool's JWKS."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ def test_teacher_cannot_deep_link(platform: TestPlatform) -> None:
 
 
 def test_deep_link_response_needs_a_launch_token(platform: TestPlatform) -> None:
-    answer = requests.post(platform.tool_base + "/lti/deep-link", data={"item": "start"}, timeout=10)
+    answer = requests.post(
+        platform.tool_base + "/lti/deep-link", data={"item": "start"}, timeout=10
+    )
     assert answer.status_code == 401
     assert refusal(answer) == "session_expired"
 

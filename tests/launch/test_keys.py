@@ -20,7 +20,9 @@ def _jwks(base: str) -> dict[str, Any]:
 
 
 def _deep_link_jwt(platform: TestPlatform, sub: str) -> str:
-    result = platform.launch(Person(sub=sub, roles=[INSTRUCTOR]), message_type="LtiDeepLinkingRequest")
+    result = platform.launch(
+        Person(sub=sub, roles=[INSTRUCTOR]), message_type="LtiDeepLinkingRequest"
+    )
     page = follow_to_start(platform, result.response)
     token = re.search(r'name="launch_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     answer = requests.post(

@@ -30,9 +30,10 @@ def test_dynamic_registration_then_launch(make_platform: Any, app_ctx: Any) -> N
     page = _register(platform)
     assert page.status_code == 200, page.text[:500]
     assert 'data-registration="done"' in page.text
-    assert "org.imsglobal.lti.close" in browser().get(
-        platform.tool_base + "/static/register.js", timeout=10
-    ).text
+    assert (
+        "org.imsglobal.lti.close"
+        in browser().get(platform.tool_base + "/static/register.js", timeout=10).text
+    )
 
     assert len(platform.registrations) == 1
     sent = platform.registrations[0]
