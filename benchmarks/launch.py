@@ -51,7 +51,7 @@ import jwt
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,13 +99,20 @@ class PlatformKey:
         return jwt.encode(body, self.private, algorithm="RS256", headers={"kid": self.kid})
 
 
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class JwksServer:
     """The platform's only endpoint the tool calls: its key set, on a thread of this process."""
 
     def __init__(self, key: PlatformKey) -> None:
         self.body = json.dumps(key.jwks())
         self.fetches = 0
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=QuietHandler
+        )
         self.base = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -596,7 +603,10 @@ def gunicorn(env: dict[str, str], args: argparse.Namespace, logs: Path) -> Itera
         "--log-level", "warning",
     ]  # fmt: skip
     # Its own session: Ctrl-C reaches this script only, which then stops gunicorn gracefully.
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+    output = (logs / "gunicorn.out").open("ab")
+    proc = subprocess.Popen(
+        argv, env=env, cwd=ROOT, start_new_session=True, stdout=output, stderr=output
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -624,6 +634,7 @@ def gunicorn(env: dict[str, str], args: argparse.Namespace, logs: Path) -> Itera
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        output.close()
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -676,9 +687,91 @@ def access_log(path: Path) -> dict[str, list[float]]:
     return out
 
 
+def server_exceptions(logs: Path) -> Counter[str]:
+    """The exceptions gunicorn's logs show (the last line of each traceback), counted."""
+    found: Counter[str] = Counter()
+    for name in ("error.log", "gunicorn.out"):
+        try:
+            lines = (logs / name).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            head = line.split(":", 1)[0]
+            if head and " " not in head and head.endswith(("Error", "Exception")):
+                found[line[:160]] += 1
+    return found
+
+
 def describe_errors(records: list[Record]) -> str:
     counts = Counter(r[4] for r in records if r[4])
     return ", ".join(f"{n}x {kind}" for kind, n in counts.most_common()) or "none"
+
+
+# --- sampling the workers with py-spy (optional) --------------------------------------------
+
+
+def start_py_spy(pid: int, duration: float, out: Path) -> subprocess.Popen[bytes]:
+    """Sample gunicorn's workers through the measured window (collapsed stacks: --format raw).
+    --gil: only the thread holding the GIL, i.e. where the workers' Python CPU time goes."""
+    command = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    return subprocess.Popen(
+        [
+            command, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--gil",
+            "--rate", "100", "--duration", str(max(1, int(duration))),
+            "--format", "raw", "--output", str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _package(frame: str) -> str:
+    """The package of a py-spy frame, "function (package/module.py:line)"."""
+    path = frame[frame.find("(") + 1 :].rsplit(":", 1)[0]
+    if path.startswith("<sqlalchemy"):  # SQLAlchemy's generated wrappers
+        return "sqlalchemy"
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
+def print_py_spy(path: Path, top: int = 22) -> None:
+    """Where the workers' CPU samples go: by package (on the stack, and at the top of it) and
+    by the tool's own functions (on the stack)."""
+    samples = 0
+    on_stack: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    tool: Counter[str] = Counter()
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        print(f"no py-spy output in {path} (py-spy installed? allowed to trace?)")
+        return
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";") if "(" in f and not f.startswith("process ")]
+        if not frames:
+            continue
+        samples += n
+        leaf[_package(frames[-1])] += n
+        for package in {_package(f) for f in frames}:
+            on_stack[package] += n
+        functions = {
+            f.rsplit(":", 1)[0] + ")" for f in frames if "lti_tool/" in f or "pylti1p3/" in f
+        }
+        for function in functions:
+            tool[function] += n
+    if not samples:
+        print("py-spy recorded no samples")
+        return
+    print(f"\npy-spy, gunicorn workers, {samples} samples of the thread holding the GIL ({path})")
+    print(f"  {'package':<28}{'on stack':>9}{'own':>7}")
+    for package, n in on_stack.most_common(top):
+        print(f"  {package:<28}{n / samples:>9.0%}{leaf[package] / samples:>7.0%}")
+    print("  the tool's and pylti1p3's functions, share of samples with them on the stack:")
+    for function, n in tool.most_common(top):
+        print(f"  {n / samples:>5.0%}  {function}")
 
 
 # --- the benchmark ---------------------------------------------------------------------------
@@ -733,10 +826,14 @@ def benchmark(args: argparse.Namespace) -> int:
         counters: dict[str, dict[str, int]] = {}
         fetches: dict[str, int] = {}
 
+        spy: list[subprocess.Popen[bytes]] = []
+
         def window(name: str) -> None:
             meter.mark(name)
             counters[name] = pg_counters(pg, database)
             fetches[name] = jwks.fetches
+            if name == "start" and args.py_spy:
+                spy.append(start_py_spy(server.pid, args.duration, Path(args.py_spy)))
 
         warm, run, pids = run_load(
             "launch",
@@ -761,6 +858,8 @@ def benchmark(args: argparse.Namespace) -> int:
         )
         if any(r[4] for r in warm):
             print(f"warm-up errors: {describe_errors(warm)}")
+        for line, count in server_exceptions(tmp).most_common(5):
+            print(f"  server log, {count}x: {line}")
         print(
             f"\nlatency, ms ({len(ok)} launches){'p50':>12}{'p90':>8}{'p99':>8}{'max':>8}"
             f"{'mean':>8}"
@@ -796,6 +895,9 @@ def benchmark(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} {v / n:.1f}" for k, v in delta.items())
         )
         print(f"platform JWKS fetches while measured: {fetches['end'] - fetches['start']}")
+        if spy:
+            spy[0].wait(timeout=args.duration + 30)
+            print_py_spy(Path(args.py_spy))
         p99 = pct([(r[1] + r[2] + r[3]) * 1000 for r in ok], 99)
         print(
             f"Little's law: {args.clients} clients / {rate:.0f} launches/s = "
@@ -912,6 +1014,8 @@ class FlaskTransport:
 
 
 def profile(args: argparse.Namespace) -> int:
+    """Launches one after the other in this process: CPU and wall time per request, database
+    round trips and SQL statements per request, and a CPU profile (cProfile on thread_time)."""
     import cProfile
     import pstats
 
@@ -924,102 +1028,110 @@ def profile(args: argparse.Namespace) -> int:
         jwks = JwksServer(PlatformKey())
         stack.callback(jwks.close)
         spec = register(env, jwks)
+        os.environ.clear()
+        os.environ.update(env)
 
+        # Two apps on one database: one direct (times, profile), one through a proxy that
+        # counts round trips (its threads would blur the times).
         url = sa.make_url(database_url)
         proxy = CountingProxy((url.host or "127.0.0.1", url.port or 5432))
         stack.callback(proxy.close)
         proxied = url.set(host="127.0.0.1", port=proxy.port).update_query_dict(
             {"sslmode": "disable"}
         )
-        env["BEELDCOACH_DATABASE_URL"] = proxied.render_as_string(hide_password=False)
-        os.environ.clear()
-        os.environ.update(env)
-
         from lti_tool import create_app
         from lti_tool.db import db
 
         app = create_app()
+        counted = create_app({"database_url": proxied.render_as_string(hide_password=False)})
         statements: Counter[str] = Counter()
-        phase = {"name": ""}
-        with app.app_context():
-            engine = db.engine
+        current = {"path": ""}
+        with counted.app_context():
+            counted_engine = db.engine
 
         def on_execute(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-            shape = " ".join(statement.split())[:90]
-            statements[f"{phase['name']}: {shape}"] += 1
+            shape = " ".join(statement.split())[:88]
+            statements[f"{current['path']}: {shape}"] += 1
 
-        sa.event.listen(engine, "before_cursor_execute", on_execute)
+        sa.event.listen(counted_engine, "before_cursor_execute", on_execute)
 
         class Measured:
-            """Times and counts each request of a launch by its path."""
+            """Wraps a transport: per path, (wall s, this thread's CPU s, DB round trips)."""
 
             def __init__(self, inner: FlaskTransport) -> None:
                 self.inner = inner
                 self.rows: dict[str, list[tuple[float, float, int]]] = {}
 
             def request(self, method: str, path: str, *rest: Any) -> Any:
-                phase["name"] = path
-                trips, wall, cpu = proxy.round_trips, time.perf_counter(), time.process_time()
+                current["path"] = path
+                trips, wall, cpu = proxy.round_trips, time.perf_counter(), time.thread_time()
                 result = self.inner.request(method, path, *rest)
-                row = (
-                    time.perf_counter() - wall,
-                    time.process_time() - cpu,
-                    proxy.round_trips - trips,
+                self.rows.setdefault(path, []).append(
+                    (
+                        time.perf_counter() - wall,
+                        time.thread_time() - cpu,
+                        proxy.round_trips - trips,
+                    )
                 )
-                self.rows.setdefault(path, []).append(row)
                 return result
 
         key = PlatformKey(spec.key_pem, spec.kid)
-        client = app.test_client(use_cookies=False)
-        for n in range(30):  # warm-up: key fetch, statement caches, connection pool
-            record = launch_once(FlaskTransport(client), spec, key, n % 5, n)
-            if record[4]:
-                print(f"warm-up launch failed: {record[4]}")
-                return 1
-        statements.clear()
-        measured = Measured(FlaskTransport(client))
-        signs = []
-        for n in range(args.profile):
-            record = launch_once(measured, spec, key, n % 50, n)
-            if record[4]:
-                print(f"launch failed: {record[4]}")
-                return 1
-            signs.append(record[2])
-
         count = args.profile
+
+        def launches(transport: Any, label: str, n: int = count) -> list[Record]:
+            records = [launch_once(transport, spec, key, i % 50, i) for i in range(n)]
+            failed = Counter(r[4] for r in records if r[4])
+            if failed:
+                raise SystemExit(f"{label}: launches failed: {dict(failed)}")
+            return records
+
+        direct = FlaskTransport(app.test_client(use_cookies=False))
+        through_proxy = FlaskTransport(counted.test_client(use_cookies=False))
+        # Warm-up: the key fetch, SQLAlchemy's statement caches, psycopg's prepared statements
+        # (after 5 uses), connection pools; launches for the first time make users and courses.
+        launches(direct, "warm-up", 100)
+        launches(through_proxy, "warm-up", 100)
+
+        timed = Measured(direct)
+        signing = [r[2] for r in launches(timed, "timed")]
+        statements.clear()
+        tripped = Measured(through_proxy)
+        launches(tripped, "counted")
+
         print(
-            f"\none process, {count} launches in a row after 30 warm-up launches "
+            f"\none process, {count} launches in a row after 100 warm-up launches "
             "(Flask test client, PostgreSQL over TCP, production settings)"
         )
-        print(f"  {'':<22}{'wall ms':>9}{'CPU ms':>9}{'DB round trips':>16}")
-        for path, rows in measured.rows.items():
+        print(f"  {'':<24}{'wall ms':>9}{'CPU ms':>9}{'DB round trips':>16}")
+        for path, rows in timed.rows.items():
             wall = sum(r[0] for r in rows) / len(rows) * 1000
             cpu = sum(r[1] for r in rows) / len(rows) * 1000
-            trips = sum(r[2] for r in rows) / len(rows)
-            print(f"  {path:<22}{wall:>9.2f}{cpu:>9.2f}{trips:>16.1f}")
-        print(f"  {'sign id_token':<22}{sum(signs) / len(signs) * 1000:>9.2f}")
+            trips = sum(r[2] for r in tripped.rows[path]) / len(rows)
+            print(f"  {path:<24}{wall:>9.2f}{cpu:>9.2f}{trips:>16.1f}")
+        print(f"  {'sign id_token (client)':<24}{sum(signing) / len(signing) * 1000:>9.2f}")
         print(
-            "\nSQL statements per launch (SQLAlchemy; BEGIN, COMMIT and pings are round trips "
-            "without a statement):"
+            "\nSQL statements per launch, by request (BEGIN, COMMIT and the pool's pings are "
+            "round trips without a statement here):"
         )
         for shape, n in sorted(statements.items()):
             print(f"  {n / count:>4.1f}  {shape}")
 
-        profiler = cProfile.Profile()
+        # CPU profile: time.thread_time, so waiting for PostgreSQL does not count.
+        profiler = cProfile.Profile(time.thread_time)
         profiler.enable()
-        for n in range(args.profile):
-            launch_once(FlaskTransport(client), spec, key, n % 50, n)
+        launches(direct, "profiled")
         profiler.disable()
         stats = pstats.Stats(profiler)
         if args.profile_out:
             stats.dump_stats(args.profile_out)
             print(f"\ncProfile data written to {args.profile_out} (snakeviz, pstats)")
-        print("\ncProfile, by own time (includes the test client and the client's signing):")
-        stats.sort_stats("tottime").print_stats(25)
-        print("cProfile, cumulative, the tool's and pylti1p3's functions:")
+        print("\nCPU profile by own time (includes the test client and the client's signing):")
+        stats.sort_stats("tottime").print_stats(30)
+        print("CPU profile, cumulative, the tool's and pylti1p3's functions:")
         stats.sort_stats("cumulative").print_stats(r"lti_tool|pylti1p3", 40)
-        with app.app_context():
-            db.engine.dispose()
+        for each in (app, counted):
+            with each.app_context():
+                db.engine.dispose()
     return 0
 
 
@@ -1053,6 +1165,10 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: N launches in this process under cProfile, with DB round trips counted",
     )
     parser.add_argument("--profile-out", default="", help="write the cProfile data here")
+    parser.add_argument(
+        "--py-spy", default="", metavar="FILE",
+        help="sample the gunicorn workers with py-spy while measured; collapsed stacks to FILE",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     def stop(signum: int, frame: Any) -> None:

@@ -18,7 +18,6 @@ from flask import (
     abort,
     current_app,
     jsonify,
-    redirect,
     render_template,
     request,
     url_for,
@@ -201,7 +200,8 @@ def auth() -> Response:
     return Response(
         render_template(
             "demo/form_post.html", action=args["redirect_uri"], id_token=token, state=args["state"]
-        )
+        ),
+        mimetype="text/html",
     )
 
 
@@ -249,4 +249,8 @@ def deep_link_return() -> Response:
             }
         )
     _activities_file().write_text(json.dumps(activities, indent=2))
-    return redirect(url_for("demo.home", placed=len(items)), code=303)
+    # The answer arrives inside the tool's frame; like Moodle, close it and show the course.
+    return Response(
+        render_template("demo/placed.html", home=url_for("demo.home", placed=len(items))),
+        mimetype="text/html",
+    )

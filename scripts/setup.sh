@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what Beeldcoach needs, idempotently, on a machine with only Python, pip and apt:
+#   - a virtual environment in .venv with the package (editable) and, with --test, test tools;
+#   - ffmpeg (the video pipeline) and, with --test, Chromium (browser tests), from Debian's
+#     packages when they are missing. Never downloads a browser of its own (no `playwright
+#     install`): Playwright drives /usr/bin/chromium.
+# Sourced by scripts/demo and scripts/test; safe to run again.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WANT_TEST=0
+[ "${1:-}" = "--test" ] && WANT_TEST=1
+
+PYTHON="${PYTHON:-python3}"
+apt_install() {
+  local packages=("$@")
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "Please install: ${packages[*]} (apt-get install -y ${packages[*]})" >&2; return 1
+  fi
+  echo "Installing ${packages[*]} from Debian's packages..."
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${packages[@]}" >/dev/null
+}
+
+missing=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+if [ "$WANT_TEST" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+fi
+if ! "$PYTHON" -c "import venv, ensurepip" 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+[ "${#missing[@]}" -gt 0 ] && apt_install "${missing[@]}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+# Reinstall only when the project's requirements changed.
+extras=""; [ "$WANT_TEST" = 1 ] && extras="[test]"
+stamp=".venv/.installed$( [ "$WANT_TEST" = 1 ] && echo -test )"
+digest="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
+  .venv/bin/python -m pip install -q -e ".${extras}"
+  echo "$digest" > "$stamp"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
