@@ -44,7 +44,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
@@ -68,8 +68,21 @@ STATE_COOKIE_PREFIX = "lti1p3-"
 # Server-side timing per request, from gunicorn's access log (the path only, as in production).
 ACCESS_FORMAT = "%(U)s %(s)s %(D)s %({x-bench-phase}i)s"
 
-# start (time.monotonic()), login s, sign s, launch s, error ("" when it went well)
-Record = tuple[float, float, float, float, str]
+
+
+class Record(NamedTuple):
+    """One launch (or one yardstick request, in `login`), times in seconds."""
+
+    start: float  # time.monotonic() when it started, or was due to start (--rate)
+    login: float
+    sign: float
+    launch: float
+    error: str  # "" when it went well
+    late: float = 0.0  # --rate: how late the client could start it (busy with the previous one)
+
+    @property
+    def total(self) -> float:
+        return self.late + self.login + self.sign + self.launch
 
 
 # --- the platform --------------------------------------------------------------------------
@@ -266,15 +279,15 @@ def launch_once(transport: Any, spec: LaunchSpec, key: PlatformKey, client: int,
         t1 = time.perf_counter()
         location = _header(headers, "location")
         if status != 302 or not location.startswith(spec.auth_url + "?"):
-            return started, t1 - t0, 0.0, 0.0, f"login {status}"
+            return Record(started, t1 - t0, 0.0, 0.0, f"login {status}")
         auth = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         redirect_uri = auth.get("redirect_uri", "")
         if not redirect_uri.startswith(PUBLIC_BASE + "/"):
-            return started, t1 - t0, 0.0, 0.0, "login: redirect_uri not https (ProxyFix?)"
+            return Record(started, t1 - t0, 0.0, 0.0, "login: redirect_uri not https (ProxyFix?)")
         state, nonce = auth["state"], auth["nonce"]
         cookie = _cookie(headers, STATE_COOKIE_PREFIX + state)
         if cookie is None:
-            return started, t1 - t0, 0.0, 0.0, "login: no state cookie"
+            return Record(started, t1 - t0, 0.0, 0.0, "login: no state cookie")
         id_token = key.sign(claims(spec, sub, roles, course, nonce))
         t2 = time.perf_counter()
         status, headers = transport.request(
@@ -287,10 +300,10 @@ def launch_once(transport: Any, spec: LaunchSpec, key: PlatformKey, client: int,
         t3 = time.perf_counter()
         location = _header(headers, "location")
         if status != 303 or not location.startswith(PUBLIC_BASE + "/start?launch="):
-            return started, t1 - t0, t2 - t1, t3 - t2, f"launch {status}"
-        return started, t1 - t0, t2 - t1, t3 - t2, ""
+            return Record(started, t1 - t0, t2 - t1, t3 - t2, f"launch {status}")
+        return Record(started, t1 - t0, t2 - t1, t3 - t2, "")
     except (OSError, http.client.HTTPException) as exc:
-        return started, time.perf_counter() - t0, 0.0, 0.0, f"exception {type(exc).__name__}"
+        return Record(started, time.perf_counter() - t0, 0.0, 0.0, f"exception {type(exc).__name__}")
 
 
 def baseline_once(transport: Any) -> Record:
@@ -299,46 +312,47 @@ def baseline_once(transport: Any) -> Record:
     try:
         status, _ = transport.request("GET", "/lti/config.json", None, {})
     except (OSError, http.client.HTTPException) as exc:
-        return started, time.perf_counter() - t0, 0.0, 0.0, f"exception {type(exc).__name__}"
+        return Record(started, time.perf_counter() - t0, 0.0, 0.0, f"exception {type(exc).__name__}")
     error = "" if status == 200 else f"config.json {status}"
-    return started, time.perf_counter() - t0, 0.0, 0.0, error
+    return Record(started, time.perf_counter() - t0, 0.0, 0.0, error)
 
 
 # --- client processes ----------------------------------------------------------------------
 
 
-def client_process(
-    conn: Any,
-    mode: str,
-    spec_dict: dict[str, Any],
-    clients: list[int],
-    host: str,
-    port: int,
-    start_at: float,
-    warm_end: float,
-    end_at: float,
-) -> None:
+def client_process(conn: Any, load: dict[str, Any], spec_dict: dict[str, Any]) -> None:
     """Run some clients as threads; send back their records. The main process stops this one on
     Ctrl-C (it ignores SIGINT so that the main process decides)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     spec = LaunchSpec(**spec_dict)
     key = PlatformKey(spec.key_pem, spec.kid)
-    records: list[list[Record]] = [[] for _ in clients]
+    clients: list[int] = load["clients"]
+    start_at, warm_end, end_at = load["start_at"], load["warm_end"], load["end_at"]
+    # --rate: each client launches every `interval` seconds, the clients evenly staggered.
+    interval = load["total_clients"] / load["rate"] if load["rate"] else 0.0
+    records: list[list[tuple[Any, ...]]] = [[] for _ in clients]
 
     def phase() -> str:
         return "warmup" if time.monotonic() < warm_end else "run"
 
     def loop(index: int, client: int) -> None:
-        transport = HttpTransport(host, port, phase)
+        transport = HttpTransport(load["host"], load["port"], phase)
+        due = start_at + (client / load["total_clients"]) * interval
         n = 0
-        while time.monotonic() < start_at:
-            time.sleep(0.001)
+        _sleep_until(due)
         while time.monotonic() < end_at:
-            if mode == "launch":
+            started = time.monotonic()
+            if load["mode"] == "launch":
                 record = launch_once(transport, spec, key, client, n)
             else:
                 record = baseline_once(transport)
-            records[index].append(record)
+            if interval:
+                # Latency counts from when the launch was due, not from when this client got
+                # round to it: a slow answer must not hide the launches queued behind it.
+                record = record._replace(start=due, late=max(0.0, started - due))
+                due += interval
+                _sleep_until(due)
+            records[index].append(tuple(record))
             n += 1
         transport.close()
 
@@ -357,49 +371,47 @@ def client_process(
 def run_load(
     mode: str,
     spec: LaunchSpec,
-    clients: int,
-    procs: int,
+    args: argparse.Namespace,
     port: int,
     warmup: float,
     duration: float,
     on_window: Callable[[str], None],
 ) -> tuple[list[Record], list[Record], list[int]]:
-    """Closed loop: each client starts its next launch when the previous one is answered.
-    Returns the warm-up records, the measured records and the client process ids."""
+    """Closed loop (each client starts its next launch when the previous one is answered), or
+    with --rate an open loop at a fixed rate. Returns the warm-up records, the measured records
+    and the client process ids."""
     ctx = multiprocessing.get_context("spawn")
     start_at = time.monotonic() + 1.5  # time for the processes to start
-    warm_end = start_at + warmup
-    end_at = warm_end + duration
-    groups = [list(range(clients))[i::procs] for i in range(procs)]
+    load = {
+        "mode": mode,
+        "total_clients": args.clients,
+        "rate": args.rate if mode == "launch" else 0.0,
+        "host": "127.0.0.1",
+        "port": port,
+        "start_at": start_at,
+        "warm_end": start_at + warmup,
+        "end_at": start_at + warmup + duration,
+    }
     pipes, workers = [], []
-    for group in groups:
+    for i in range(args.client_procs):
+        group = list(range(args.clients))[i :: args.client_procs]
         if not group:
             continue
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(
             target=client_process,
-            args=(
-                child,
-                mode,
-                spec.as_dict(),
-                group,
-                "127.0.0.1",
-                port,
-                start_at,
-                warm_end,
-                end_at,
-            ),
+            args=(child, {**load, "clients": group}, spec.as_dict()),
             daemon=True,
         )
         proc.start()
         pipes.append(parent)
         workers.append(proc)
     try:
-        _sleep_until(warm_end)
+        _sleep_until(load["warm_end"])
         on_window("start")
-        _sleep_until(end_at)
+        _sleep_until(load["end_at"])
         on_window("end")
-        records = [r for pipe in pipes for r in pipe.recv()]
+        records = [Record._make(r) for pipe in pipes for r in pipe.recv()]
         for proc in workers:
             proc.join(timeout=10)
     finally:
@@ -407,8 +419,8 @@ def run_load(
             if proc.is_alive():
                 proc.terminate()
     # time.monotonic() is one clock for all processes of the machine.
-    warm = [r for r in records if r[0] < warm_end]
-    run = [r for r in records if warm_end <= r[0] < end_at]
+    warm = [r for r in records if r.start < load["warm_end"]]
+    run = [r for r in records if load["warm_end"] <= r.start < load["end_at"]]
     return warm, run, [p.pid for p in workers if p.pid]
 
 
