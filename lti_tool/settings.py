@@ -52,7 +52,8 @@ class Settings:
 
     @property
     def demo_enabled(self) -> bool:
-        return (not self.is_production) if self.demo is None else self.demo
+        """The demo platform: on in development unless turned off; never in production."""
+        return not self.is_production and self.demo is not False
 
 
 def _coerce(value: str, current: Any) -> Any:

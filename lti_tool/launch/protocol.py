@@ -214,6 +214,15 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             super().validate_jwt_format()
         except LtiException as exc:
             raise LaunchRefused("invalid_token", str(exc)) from exc
+        header, body = self._jwt.get("header"), self._jwt.get("body")
+        if not isinstance(header, dict) or not isinstance(body, dict):
+            raise LaunchRefused("invalid_token", "header and body must be JSON objects")
+        aud = body.get("aud")
+        aud_ok = isinstance(aud, str) or (
+            isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud)
+        )
+        if not isinstance(body.get("iss"), str) or not aud_ok:
+            raise LaunchRefused("invalid_token", "iss and aud must be strings")
         return self
 
     def _load_state(self) -> None:

@@ -101,9 +101,7 @@ def _drop_tool_cookies(page: Any, live_server: str) -> list[str]:
 
     def handle(route: Any) -> None:
         request = route.request
-        headers = {
-            k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "host")
-        }
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "host")}
         answer = requests.request(
             request.method,
             request.url,
