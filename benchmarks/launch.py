@@ -145,11 +145,15 @@ class JwksServer:
 
 
 class HttpTransport:
-    """A keep-alive HTTP/1.1 connection with nginx's headers. http.client, not requests: the
+    """HTTP/1.1 with nginx's headers: a new connection per request, as nginx opens to gunicorn
+    by default, or (keep_alive) one connection per client. http.client, not requests: the
     clients share the 2 cores with the server, and requests costs several times the CPU."""
 
-    def __init__(self, host: str, port: int, phase: Callable[[], str]) -> None:
+    def __init__(
+        self, host: str, port: int, phase: Callable[[], str], keep_alive: bool = False
+    ) -> None:
         self.host, self.port, self.phase = host, port, phase
+        self.keep_alive = keep_alive
         self.conn: http.client.HTTPConnection | None = None
 
     def request(
@@ -158,6 +162,8 @@ class HttpTransport:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         sent = {**nginx_headers(), "X-Bench-Phase": self.phase(), **headers}
+        if not self.keep_alive:
+            sent["Connection"] = "close"
         body = None
         if form is not None:
             body = urlencode(form)
@@ -169,7 +175,7 @@ class HttpTransport:
         except (OSError, http.client.HTTPException):
             self.close()
             raise
-        if response.will_close:  # sync workers close after every answer
+        if response.will_close:  # also: sync workers close after every answer
             self.close()
         return response.status, response.getheaders()
 
@@ -199,21 +205,23 @@ class LaunchSpec:
         self.auth_url: str = kwargs["auth_url"]
         self.key_pem: bytes = kwargs["key_pem"]
         self.kid: str = kwargs["kid"]
-        self.courses: int = kwargs.get("courses", 20)
-        self.users_per_client: int = kwargs.get("users_per_client", 20)
+        self.courses: int = kwargs.get("courses", 10)
+        self.users_per_client: int = kwargs.get("users_per_client", 3)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
 
 
 def person(client: int, n: int, spec: LaunchSpec) -> tuple[str, list[str], str]:
-    """Client `client`'s n-th launch: each client has its own people (as a browser has one
-    person), who launch into courses shared by all clients; one launch in ten is a coach's."""
+    """Client `client`'s n-th launch: each client takes turns with a few people of its own (so
+    one person never launches twice at once) in one course, which it shares with other
+    clients. The first person of each client is a coach. After the warm-up nearly every launch
+    is a returning person's, as on a school day; the first launches into a course race each
+    other, as when a class clicks the link at once."""
     k = n % spec.users_per_client
     sub = f"bench-{client}-{k}"
-    role = MEMBERSHIP + ("Instructor" if k % 10 == 0 else "Learner")
-    course = f"course-{(client * spec.users_per_client + k) % spec.courses}"
-    return sub, [role], course
+    role = MEMBERSHIP + ("Instructor" if k == 0 else "Learner")
+    return sub, [role], f"course-{client % spec.courses}"
 
 
 def claims(spec: LaunchSpec, sub: str, roles: list[str], course: str, nonce: str) -> dict[str, Any]:
@@ -339,7 +347,7 @@ def client_process(conn: Any, load: dict[str, Any], spec_dict: dict[str, Any]) -
         return "warmup" if time.monotonic() < warm_end else "run"
 
     def loop(index: int, client: int) -> None:
-        transport = HttpTransport(load["host"], load["port"], phase)
+        transport = HttpTransport(load["host"], load["port"], phase, load["keep_alive"])
         due = start_at + (client / load["total_clients"]) * interval
         n = 0
         _sleep_until(due)
@@ -391,6 +399,7 @@ def run_load(
         "rate": args.rate if mode == "launch" else 0.0,
         "host": "127.0.0.1",
         "port": port,
+        "keep_alive": args.keep_alive,
         "start_at": start_at,
         "warm_end": start_at + warmup,
         "end_at": start_at + warmup + duration,
@@ -825,6 +834,7 @@ def benchmark(args: argparse.Namespace) -> int:
         if args.worker_class == "gthread":
             workers += f" x {args.threads} threads"
         loop = f"open loop at {args.rate:g} launches/s" if args.rate else "closed loop"
+        loop += ", keep-alive" if args.keep_alive else ", a connection per request"
         print(
             f"\ngunicorn {args.worker_class}, {workers}; {args.clients} clients in "
             f"{args.client_procs} processes, {loop}; warm-up {args.warmup:g} s, "
@@ -909,7 +919,8 @@ def benchmark(args: argparse.Namespace) -> int:
         other = cpu.get("busy", 0.0) - cpu["client"] - cpu["gunicorn"] - cpu["postgres"]
         print(
             f"SUMMARY clients={args.clients} rate={args.rate or 'closed'} "
-            f"server={args.worker_class}:{args.workers}x{args.threads} launches/s={rate:.1f} "
+            f"server={args.worker_class}:{args.workers}x{args.threads} "
+            f"keepalive={int(args.keep_alive)} launches/s={rate:.1f} "
             f"p50={p50:.0f}ms p99={p99:.0f}ms max={max(totals, default=0):.0f}ms "
             f"errors={len(run) - len(ok)} gunicorn_ms/launch={cpu['gunicorn'] / n * 1000:.1f} "
             f"other_cores={other / wall:.2f}"
@@ -1134,6 +1145,26 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def code_version() -> str:
+    """The commit measured, and whether the tool's code differed from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "lti_tool", "migrations"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "code version unknown"
+    return f"commit {commit}" + (f" + {len(changed)} changed files" if changed else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds (20)")
@@ -1148,6 +1179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=0.0,
         help="offer this many launches/s in all (open loop) instead of a closed loop",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-alive", action="store_true",
+        help="one connection per client (default: a new one per request, as nginx does)",
     )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (4)")
@@ -1182,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"Beeldcoach launch benchmark, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"Beeldcoach launch benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {code_version()}, "
         f"{host_platform.node()} ({os.cpu_count()} cores), Python {host_platform.python_version()}"
     )
     try:

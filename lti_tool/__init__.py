@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, request, session
 from flask_babel import Babel
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -86,4 +87,29 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from lti_tool.worker import celery_init_app
 
     celery_init_app(app)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        # Launch and start links carry one-time tokens: never leak them to other sites.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     return app
+
+
+class _NoQueryStrings(logging.Filter):
+    """The development server logs request lines: keep query strings (tokens) out of them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                re.sub(r"(\S+?)\?\S*", r"\1?…", a, count=1)
+                if isinstance(a, str) and a.startswith(("GET ", "POST ", "HEAD "))
+                else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("werkzeug").addFilter(_NoQueryStrings())

@@ -69,3 +69,21 @@ def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def insert_or_ignore(model: type[Base], **values: object) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on PostgreSQL and SQLite: concurrent first launches
+    of one person race to create the same row; the loser reads the winner's row after."""
+    dialect = db.session.get_bind().dialect.name
+    statement: sa.Insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(model).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported databases
+        raise NotImplementedError(dialect)
+    db.session.execute(statement)

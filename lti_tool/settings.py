@@ -26,7 +26,7 @@ class Settings:
     media_dir: str = ""
     secret_key: str = ""
     base_url: str = ""  # public base URL; empty: derived from the request (behind ProxyFix)
-    demo: bool | None = None  # None: on in development, off in production
+    demo: bool | None = None  # None: on for the embedded default only; never in production
     proxy_fix: int = 1  # number of trusted proxies setting X-Forwarded-*
     oidc_state_ttl: int = 600  # seconds a login's state and nonce stay valid
     jwt_leeway: int = 60  # clock skew accepted on iat/exp/nbf, both ways
@@ -52,8 +52,12 @@ class Settings:
 
     @property
     def demo_enabled(self) -> bool:
-        """The demo platform: on in development unless turned off; never in production."""
-        return not self.is_production and self.demo is not False
+        """The demo platform: never in production; otherwise on for the embedded default
+        (SQLite) unless turned off, and on a server database only when asked for. It also
+        answers only on loopback addresses (see lti_tool/demo/views.py)."""
+        if self.is_production or self.demo is False:
+            return False
+        return self.demo is True or self.database_url.startswith("sqlite")
 
 
 def _coerce(value: str, current: Any) -> Any:

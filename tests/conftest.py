@@ -70,6 +70,9 @@ def app(database_url: str, instance_path: Path) -> Iterator[Flask]:
             "broker_url": os.environ.get("BEELDCOACH_TEST_BROKER_URL", ""),
             "env": "development",
             "jwks_refetch_interval": 1,
+            # The demo platform is on for the embedded default only; the browser tests use it
+            # on PostgreSQL too.
+            "demo": True,
         }
     )
     app.config["TESTING"] = True

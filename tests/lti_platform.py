@@ -103,6 +103,7 @@ class TestPlatform:
     deep_link_returns: list[str] = field(default_factory=list)
     registration_answer: dict[str, Any] | None = None
     registration_status: int = 200
+    config_override: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -172,6 +173,7 @@ class TestPlatform:
                             {"type": "LtiDeepLinkingRequest"},
                         ],
                     },
+                    **self.config_override,
                 }
             )
         if request.path == "/register" and request.method == "POST":

@@ -39,6 +39,19 @@ from lti_tool.launch.models import Platform
 from lti_tool.launch.registration import add_deployment
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@bp.before_request
+def loopback_only() -> None:
+    """The demo registers a platform from the request's host and launches anyone as anyone:
+    it answers only to a browser on this machine, addressed by a loopback name."""
+    host = urlsplit(request.host_url).hostname
+    remote = request.remote_addr or ""
+    if host not in LOOPBACK_HOSTS or not (remote.startswith("127.") or remote == "::1"):
+        abort(404)
+
+
 _HINT_SALT = "beeldcoach.demo.message-hint"
 DL_RESPONSE_TYPE = "LtiDeepLinkingResponse"
 

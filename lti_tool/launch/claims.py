@@ -12,10 +12,15 @@ DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
 _MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 _COACH_ROLES = {_MEMBERSHIP + "Instructor", _MEMBERSHIP + "TeachingAssistant"}
-# Sub-roles like membership/Instructor#TeachingAssistant count as their parent role.
-_COACH_PREFIXES = ("http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#",)
+# Sub-roles that teach (Canvas sends membership/Instructor#TeachingAssistant); graders, guest
+# and external instructors do not coach.
+_INSTRUCTOR_SUB = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#"
+_COACH_SUBROLES = {
+    _INSTRUCTOR_SUB + name
+    for name in ("TeachingAssistant", "PrimaryInstructor", "SecondaryInstructor", "Lecturer")
+}
 _TEACHER_ROLES = {_MEMBERSHIP + "Learner"}
-_TEACHER_PREFIXES = ("http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#",)
+_TEACHER_SUBROLES = {"http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Learner"}
 _ADMIN_ROLES = {
     "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator",
     "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator",
@@ -32,9 +37,9 @@ def map_roles(lti_roles: list[str]) -> list[str]:
     """
     result: set[str] = set()
     for role in lti_roles:
-        if role in _COACH_ROLES or role.startswith(_COACH_PREFIXES):
+        if role in _COACH_ROLES or role in _COACH_SUBROLES:
             result.add(ROLE_COACH)
-        elif role in _TEACHER_ROLES or role.startswith(_TEACHER_PREFIXES):
+        elif role in _TEACHER_ROLES or role in _TEACHER_SUBROLES:
             result.add(ROLE_TEACHER)
         elif role in _ADMIN_ROLES:
             result.add(ROLE_ADMIN)
@@ -73,10 +78,17 @@ class LaunchClaims:
 
     @classmethod
     def from_body(cls, body: dict[str, Any], client_id: str) -> LaunchClaims:
-        context = body.get(CLAIM + "context") or {}
-        link = body.get(CLAIM + "resource_link") or {}
-        lti_roles = [r for r in body.get(CLAIM + "roles") or [] if isinstance(r, str)]
+        context = body.get(CLAIM + "context")
+        context = context if isinstance(context, dict) else {}
+        link = body.get(CLAIM + "resource_link")
+        link = link if isinstance(link, dict) else {}
+        raw_roles = body.get(CLAIM + "roles")
+        lti_roles = (
+            [r for r in raw_roles if isinstance(r, str)] if isinstance(raw_roles, list) else []
+        )
         custom = body.get(CLAIM + "custom") or {}
+        presentation = body.get(CLAIM + "launch_presentation")
+        presentation = presentation if isinstance(presentation, dict) else {}
         return cls(
             issuer=body["iss"],
             client_id=client_id,
@@ -85,16 +97,20 @@ class LaunchClaims:
             message_type=body.get(CLAIM + "message_type", ""),
             lti_roles=tuple(lti_roles),
             roles=tuple(map_roles(lti_roles)),
-            name=body.get("name") or None,
-            given_name=body.get("given_name") or None,
-            family_name=body.get("family_name") or None,
-            email=body.get("email") or None,
-            locale=body.get("locale")
-            or (body.get(CLAIM + "launch_presentation") or {}).get("locale"),
+            name=_text(body.get("name")),
+            given_name=_text(body.get("given_name")),
+            family_name=_text(body.get("family_name")),
+            email=_text(body.get("email")),
+            locale=_text(body.get("locale")) or _text(presentation.get("locale")),
             context_id=str(context["id"]) if context.get("id") is not None else None,
-            context_title=context.get("title"),
-            context_label=context.get("label"),
+            context_title=_text(context.get("title")),
+            context_label=_text(context.get("label")),
             resource_link_id=str(link["id"]) if link.get("id") is not None else None,
             target_link_uri=body.get(CLAIM + "target_link_uri"),
             custom=custom if isinstance(custom, dict) else {},
         )
+
+
+def _text(value: object) -> str | None:
+    """A claim that should be a string: anything else is treated as absent."""
+    return value if isinstance(value, str) and value else None

@@ -42,20 +42,24 @@ def _new_key(status: str) -> ToolKey:
     )
 
 
+def _latest(status: str) -> sa.Select[Any]:
+    return sa.select(ToolKey).filter_by(status=status).order_by(ToolKey.id.desc()).limit(1)
+
+
 def ensure_keys() -> ToolKey:
     """Make sure a current and a next key exist; return the current one (flushes, no commit)."""
-    current = db.session.scalar(sa.select(ToolKey).filter_by(status="current"))
+    current = db.session.scalar(_latest("current"))
     if current is None:
         current = _new_key("current")
         db.session.add(current)
-    if db.session.scalar(sa.select(ToolKey).filter_by(status="next")) is None:
+    if db.session.scalar(_latest("next")) is None:
         db.session.add(_new_key("next"))
     db.session.flush()
     return current
 
 
 def current_key() -> ToolKey:
-    key = db.session.scalar(sa.select(ToolKey).filter_by(status="current"))
+    key = db.session.scalar(_latest("current"))
     return key if key is not None else ensure_keys()
 
 
@@ -66,8 +70,8 @@ def rotate_keys(overlap_days: int) -> ToolKey:
     for key in db.session.scalars(sa.select(ToolKey).filter_by(status="previous")):
         if key.retired_at and key.retired_at < now - timedelta(days=overlap_days):
             key.status = "retired"
-    current = db.session.scalar(sa.select(ToolKey).filter_by(status="current"))
-    nxt = db.session.scalar(sa.select(ToolKey).filter_by(status="next"))
+    current = db.session.scalar(_latest("current"))
+    nxt = db.session.scalar(_latest("next"))
     assert current is not None and nxt is not None
     current.status = "previous"
     current.retired_at = now

@@ -72,8 +72,12 @@ class OidcState(TimestampMixin, Base):
     # The login request's parameters, to reopen the login in a new window if cookies fail.
     login_params: Mapped[dict[str, str]] = mapped_column(sa.JSON)
     storage_target: Mapped[str | None] = mapped_column(sa.String(64))
+    # Platform Storage: a secret kept in the platform's window, never shown to the launch page.
+    storage_secret: Mapped[str | None] = mapped_column(sa.String(64))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+    # The launch this login produced, handed out only after the browser check (storage path).
+    launch_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Launch(TimestampMixin, Base):
@@ -90,6 +94,8 @@ class Launch(TimestampMixin, Base):
     roles: Mapped[list[str]] = mapped_column(sa.JSON)
     claims: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The one-time /start link: consumed on first use (a leaked link cannot be replayed).
+    start_used_at: Mapped[datetime | None]
 
     platform: Mapped[Platform] = relationship()
     deployment: Mapped[Deployment] = relationship()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,8 @@ from lti_tool.launch.models import Deployment, OidcState, Platform
 log = logging.getLogger(__name__)
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+#: The messages Beeldcoach handles; others (data privacy, submission review) are refused.
+MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 STATE_COOKIE_PREFIX = "lti1p3-"  # pylti1p3's cookie name for the state, kept for compatibility
 LOGIN_PARAMS = (
     "iss",
@@ -129,6 +132,9 @@ def start_login(params: dict[str, str], launch_url: str, state_ttl: int) -> tupl
     login_hint = params.get("login_hint")
     if not issuer or not login_hint:
         raise LaunchRefused("invalid_login", "iss and login_hint are required")
+    if any("\x00" in value or len(value) > 4096 for value in params.values()):
+        # PostgreSQL cannot store NUL characters; no platform sends them.
+        raise LaunchRefused("invalid_login", "malformed parameter")
     platform = find_platform(issuer, params.get("client_id") or None)
     if platform is None:
         raise LaunchRefused("unknown_platform", f"iss={issuer} client_id={params.get('client_id')}")
@@ -137,12 +143,14 @@ def start_login(params: dict[str, str], launch_url: str, state_ttl: int) -> tupl
         raise LaunchRefused("unknown_deployment", f"deployment_id={deployment_id}")
 
     now = utcnow()
+    storage_target = params.get("lti_storage_target") or None
     state = OidcState(
         state="state-" + secrets.token_urlsafe(24),
         nonce=secrets.token_urlsafe(24),
         platform_id=platform.id,
         login_params={k: params[k] for k in LOGIN_PARAMS if params.get(k)},
-        storage_target=params.get("lti_storage_target") or None,
+        storage_target=storage_target[:64] if storage_target else None,
+        storage_secret=secrets.token_urlsafe(24) if storage_target else None,
         created_at=now,
         expires_at=now + timedelta(seconds=state_ttl),
     )
@@ -176,7 +184,11 @@ def purge_expired_states(older_than: timedelta = timedelta(hours=1)) -> int:
 
 # --- Message launch -------------------------------------------------------------------------
 
+# Per process: PEMs of platform keys by (platform id, kid), and when a key set fetch last
+# failed (so that an unreachable platform does not cost every launch a network timeout).
 _PEM_CACHE: dict[tuple[int, str], tuple[str, str]] = {}
+_FETCH_FAILED_AT: dict[int, float] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 class ToolMessageLaunch(FlaskMessageLaunch):
@@ -223,6 +235,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         )
         if not isinstance(body.get("iss"), str) or not aud_ok:
             raise LaunchRefused("invalid_token", "iss and aud must be strings")
+        if "\\u0000" in json.dumps(body):  # a NUL anywhere in the claims
+            raise LaunchRefused("invalid_token", "NUL character in the claims")
         return self
 
     def _load_state(self) -> None:
@@ -258,32 +272,41 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         kid, alg = header.get("kid"), header.get("alg")
         if not kid or alg != "RS256":
             raise LaunchRefused("bad_signature", f"kid={kid!r} alg={alg!r}")
-        cached = _PEM_CACHE.get((platform.id, kid))
+        with _CACHE_LOCK:
+            cached = _PEM_CACHE.get((platform.id, kid))
         fresh = platform.jwks_fetched_at is not None and platform.jwks_fetched_at > utcnow() - (
             timedelta(seconds=self._settings.jwks_cache_ttl)
         )
         if cached and fresh and _find_key(platform.jwks, kid) is not None:
             return cached
         if not fresh or platform.jwks is None:
-            self._refetch_keys(platform)
+            # Stale: refetch, but an outage does not stop launches the cached set can verify.
+            self._refetch_keys(platform, required=_find_key(platform.jwks, kid) is None)
         key = _find_key(platform.jwks, kid)
         if key is None:
             # An unknown kid: the platform may have rotated. Refetch once, rate limited.
             last = platform.jwks_fetched_at
             interval = timedelta(seconds=self._settings.jwks_refetch_interval)
             if last is None or last < utcnow() - interval:
-                self._refetch_keys(platform)
+                self._refetch_keys(platform, required=True)
                 key = _find_key(platform.jwks, kid)
         if key is None:
-            raise LaunchRefused("unknown_key", f"kid={kid}")
+            raise LaunchRefused("unknown_key", f"kid={kid!r}")
         try:
             pem = JWK.from_json(json.dumps(key)).export_to_pem().decode()
         except (ValueError, TypeError) as exc:
             raise LaunchRefused("unknown_key", "platform key cannot be read") from exc
-        _PEM_CACHE[(platform.id, kid)] = (pem, "RS256")
+        with _CACHE_LOCK:
+            _PEM_CACHE[(platform.id, kid)] = (pem, "RS256")
         return pem, "RS256"
 
-    def _refetch_keys(self, platform: Platform) -> None:
+    def _refetch_keys(self, platform: Platform, required: bool) -> None:
+        """Fetch the platform's key set; on failure refuse only when the cache cannot help."""
+        failed_at = _FETCH_FAILED_AT.get(platform.id)
+        if failed_at and time.monotonic() - failed_at < self._settings.jwks_refetch_interval:
+            if required:
+                raise LaunchRefused("keys_unavailable", "recent fetch failed; not retried yet")
+            return
         try:
             resp = self._requests_session.get(platform.key_set_url, timeout=10)
             resp.raise_for_status()
@@ -291,13 +314,19 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
                 raise ValueError("not a JWKS")
         except (requests.RequestException, ValueError) as exc:
-            raise LaunchRefused("keys_unavailable", f"{platform.key_set_url}: {exc}") from exc
+            _FETCH_FAILED_AT[platform.id] = time.monotonic()
+            log.warning("platform key set unavailable: %r", type(exc).__name__)
+            if required:
+                raise LaunchRefused("keys_unavailable", type(exc).__name__) from exc
+            return
+        _FETCH_FAILED_AT.pop(platform.id, None)
         platform.jwks = jwks
         platform.jwks_fetched_at = utcnow()
         # A cache write of its own: a refused launch rolls back, the rate limit must not.
         db.session.commit()
-        for cache_key in [k for k in _PEM_CACHE if k[0] == platform.id]:
-            _PEM_CACHE.pop(cache_key, None)
+        with _CACHE_LOCK:
+            for cache_key in [k for k in list(_PEM_CACHE) if k[0] == platform.id]:
+                _PEM_CACHE.pop(cache_key, None)
 
     def validate_jwt_signature(self) -> ToolMessageLaunch:
         public_key, alg = self.get_public_key()
@@ -327,8 +356,11 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if isinstance(iat, int | float) and iat > time.time() + self._settings.jwt_leeway:
             raise LaunchRefused("not_yet_valid", "iat in the future")
         aud = body.get("aud")
-        if isinstance(aud, list) and len(aud) > 1 and body.get("azp") != client_id:
+        azp = body.get("azp")
+        if isinstance(aud, list) and len(aud) > 1 and azp != client_id:
             raise LaunchRefused("wrong_audience", "azp must name the client id")
+        if azp is not None and azp != client_id:
+            raise LaunchRefused("wrong_audience", "azp names another client")
         return self
 
     def validate_state(self) -> ToolMessageLaunch:
@@ -372,6 +404,11 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_deployment(self) -> ToolMessageLaunch:
+        assert self.oidc_state is not None
+        announced = self.oidc_state.login_params.get("lti_deployment_id")
+        deployment_id = self._jwt["body"].get(CLAIM + "deployment_id")
+        if announced and deployment_id != announced:
+            raise LaunchRefused("unknown_deployment", "deployment differs from the login's")
         try:
             super().validate_deployment()
         except LtiException as exc:
@@ -381,6 +418,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_message(self) -> ToolMessageLaunch:
+        message_type = self._jwt["body"].get(CLAIM + "message_type")
+        if message_type not in MESSAGE_TYPES:
+            raise LaunchRefused("invalid_message", f"unsupported message type {message_type!r}")
         try:
             super().validate_message()
         except LtiException as exc:

@@ -100,21 +100,33 @@ def register_with_platform(
     if urlsplit(openid_configuration).scheme not in ("http", "https"):
         raise RegistrationFailed("bad_configuration_url", openid_configuration)
     try:
-        resp = http.get(openid_configuration, headers=headers, timeout=15)
+        resp = http.get(openid_configuration, headers=headers, timeout=15, allow_redirects=False)
         resp.raise_for_status()
         config = resp.json()
     except (requests.RequestException, ValueError) as exc:
         raise RegistrationFailed("configuration_unreachable", str(exc)) from exc
 
+    if not isinstance(config, dict):
+        raise RegistrationFailed("configuration_incomplete", "not a JSON object")
     issuer = config.get("issuer")
     required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
-    missing = [k for k in required if not config.get(k)]
+    missing = [k for k in required if not isinstance(config.get(k), str) or not config.get(k)]
     if missing or "registration_endpoint" not in config:
         raise RegistrationFailed("configuration_incomplete", ", ".join(missing) or "registration")
     # The spec: the configuration URL must live under the issuer (same scheme and host).
     issuer_parts, conf_parts = urlsplit(issuer), urlsplit(openid_configuration)
     if (issuer_parts.scheme, issuer_parts.netloc) != (conf_parts.scheme, conf_parts.netloc):
         raise RegistrationFailed("issuer_mismatch", f"{issuer} vs {openid_configuration}")
+
+    # Every URL the platform names is one we will call or send browsers to: http(s) only, and
+    # on a host the operator allows (in production BEELDCOACH_REGISTRATION_HOSTS).
+    for name in ("registration_endpoint", "authorization_endpoint", "token_endpoint", "jwks_uri"):
+        url = config.get(name)
+        parts = urlsplit(url if isinstance(url, str) else "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RegistrationFailed("configuration_incomplete", f"{name} is not an http(s) URL")
+        if not host_allowed(parts.hostname.lower()):
+            raise RegistrationFailed("host_not_allowed", f"{name}: {parts.hostname}")
 
     body = tool_registration_request(urls, client_name)
     try:
@@ -123,6 +135,7 @@ def register_with_platform(
             json=body,
             headers={**headers, "Content-Type": "application/json"},
             timeout=15,
+            allow_redirects=False,
         )
         resp.raise_for_status()
         answer = resp.json()
@@ -132,7 +145,7 @@ def register_with_platform(
     except (requests.RequestException, ValueError) as exc:
         raise RegistrationFailed("registration_rejected", str(exc)) from exc
 
-    client_id = answer.get("client_id")
+    client_id = answer.get("client_id") if isinstance(answer, dict) else None
     if not client_id:
         raise RegistrationFailed("registration_rejected", "no client_id in the answer")
     tool_conf = answer.get(TOOL_CONFIG) or {}
@@ -145,7 +158,11 @@ def register_with_platform(
     if platform is None:
         platform = Platform(issuer=issuer, client_id=str(client_id))
         db.session.add(platform)
-    platform.name = platform_conf.get("product_family_code") or urlsplit(issuer).netloc
+    elif platform.source != "dynamic":
+        # An operator registered this client by hand: a registration call must not replace
+        # its key set URL.
+        raise RegistrationFailed("already_registered", f"{issuer} {client_id}")
+    platform.name = str(platform_conf.get("product_family_code") or urlsplit(issuer).netloc)
     platform.auth_login_url = config["authorization_endpoint"]
     platform.auth_token_url = config["token_endpoint"]
     platform.key_set_url = config["jwks_uri"]

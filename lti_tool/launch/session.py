@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, g, request, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -32,7 +33,19 @@ def start_token(launch: Launch) -> str:
 
 
 def launch_from_start_token(token: str) -> Launch | None:
-    return _load(token, _START_SALT, START_TTL)
+    """The launch of a one-time start link, consumed now (a second use finds nothing)."""
+    launch = _load(token, _START_SALT, START_TTL)
+    if launch is None:
+        return None
+    result = db.session.execute(
+        sa.update(Launch)
+        .where(Launch.id == launch.id, Launch.start_used_at.is_(None))
+        .values(start_used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return launch
 
 
 def _load(token: str, salt: str, max_age: int) -> Launch | None:
@@ -53,14 +66,17 @@ def current_launch() -> Launch | None:
     settings = current_app.config["BEELDCOACH"]
     launch: Launch | None = None
     header = request.headers.get("Authorization", "")
-    form_token = request.form.get("launch_token") if request.method == "POST" else None
+    safe = request.method in ("GET", "HEAD", "OPTIONS")
+    form_token = None if safe else request.form.get("launch_token")
     if header.startswith("Bearer "):
         launch = _load(header[7:].strip(), _API_SALT, settings.launch_ttl)
     elif form_token:
         # Forms the tool renders carry the token too: they post without third-party cookies,
         # and the token doubles as the form's CSRF token.
         launch = _load(form_token, _API_SALT, settings.launch_ttl)
-    elif session.get("launch_id"):
+    elif safe and session.get("launch_id"):
+        # The session cookie is SameSite=None (the tool lives in an iframe), so it would ride
+        # along on a cross-site POST: it authenticates reads only, never a change.
         candidate = db.session.get(Launch, session["launch_id"])
         if candidate is not None and candidate.expires_at >= utcnow():
             launch = candidate

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lti_tool.db import db, utcnow
+from lti_tool.db import db, insert_or_ignore, utcnow
 from lti_tool.launch.claims import LaunchClaims
 from lti_tool.launch.models import Deployment, Launch, Platform
 from lti_tool.people.models import Course, Membership, User
@@ -23,44 +23,48 @@ def sign_in(
 ) -> Launch:
     """Record who launched, from which course, with which roles (flushes, no commit)."""
     now = utcnow()
-    user = db.session.scalar(
+    insert_or_ignore(User, issuer=claims.issuer, sub=claims.sub, created_at=now)
+    user = db.session.scalars(
         sa.select(User).where(User.issuer == claims.issuer, User.sub == claims.sub)
-    )
-    if user is None:
-        user = User(issuer=claims.issuer, sub=claims.sub)
-        db.session.add(user)
+    ).one()
     # Only overwrite what the platform sent: name and email may be withheld by the admin.
     for attr in ("name", "given_name", "family_name", "email", "locale"):
         value = getattr(claims, attr)
         if value:
-            setattr(user, attr, value)
+            setattr(user, attr, str(value)[:255])
     user.last_launch_at = now
 
     course = None
     if claims.context_id is not None:
-        course = db.session.scalar(
-            sa.select(Course).where(
-                Course.deployment_pk == deployment.id, Course.context_id == claims.context_id
-            )
+        insert_or_ignore(
+            Course,
+            platform_id=platform.id,
+            deployment_pk=deployment.id,
+            context_id=claims.context_id[:255],
+            created_at=now,
         )
-        if course is None:
-            course = Course(
-                platform_id=platform.id, deployment_pk=deployment.id, context_id=claims.context_id
+        course = db.session.scalars(
+            sa.select(Course).where(
+                Course.deployment_pk == deployment.id,
+                Course.context_id == claims.context_id[:255],
             )
-            db.session.add(course)
+        ).one()
         course.title = claims.context_title or course.title
         course.label = claims.context_label or course.label
-    db.session.flush()
-
-    if course is not None:
-        membership = db.session.scalar(
+        insert_or_ignore(
+            Membership,
+            user_id=user.id,
+            course_id=course.id,
+            roles=[],
+            lti_roles=[],
+            last_launch_at=now,
+            created_at=now,
+        )
+        membership = db.session.scalars(
             sa.select(Membership).where(
                 Membership.user_id == user.id, Membership.course_id == course.id
             )
-        )
-        if membership is None:
-            membership = Membership(user_id=user.id, course_id=course.id)
-            db.session.add(membership)
+        ).one()
         membership.roles = list(claims.roles)
         membership.lti_roles = list(claims.lti_roles)
         membership.last_launch_at = now

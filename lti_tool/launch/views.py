@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     jsonify,
     make_response,
@@ -21,11 +22,11 @@ from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from werkzeug.wrappers import Response
 
-from lti_tool.db import db
+from lti_tool.db import db, utcnow
 from lti_tool.launch.claims import DL_CLAIM, LaunchClaims
 from lti_tool.launch.errors import LaunchRefused
 from lti_tool.launch.keys import public_jwks
-from lti_tool.launch.models import Launch
+from lti_tool.launch.models import Launch, OidcState, Platform
 from lti_tool.launch.protocol import (
     STATE_COOKIE_PREFIX,
     ToolMessageLaunch,
@@ -64,14 +65,16 @@ def login() -> Response:
     if state.storage_target:
         # The platform offers storage (lti.put_data): keep the state there too, for browsers
         # that drop our cookie in the iframe. The page continues to the platform afterwards.
+        platform = db.session.get(Platform, state.platform_id)
+        assert platform is not None
         response = make_response(
             render_template(
                 "lti/storage_put.html",
                 auth_url=auth_url,
                 state=state.state,
-                nonce=state.nonce,
+                secret=state.storage_secret,
                 target=state.storage_target,
-                platform_origin=_origin(state.login_params.get("iss", "")),
+                platform_origin=storage_origin(platform),
             )
         )
     else:
@@ -112,18 +115,22 @@ def launch() -> Response:
         ",".join(claims.roles),
         claims.message_type,
     )
-    start_url = external_url("web.start", launch=start_token(record))
     response: Response
     if bound:
-        response = redirect(start_url, code=303)
+        response = redirect(external_url("web.start", launch=start_token(record)), code=303)
     else:
+        # No cookie: the launch is valid but not yet tied to this browser. The page asks the
+        # platform's window for the secret stored at login and trades it for the start link
+        # at /lti/storage-confirm; a forged cross-site POST cannot produce that secret.
+        message.oidc_state.launch_id = record.id
+        db.session.commit()
         response = make_response(
             render_template(
                 "lti/storage_check.html",
-                start_url=start_url,
+                confirm_url=external_url("lti.storage_confirm"),
                 state=message.oidc_state.state,
                 target=storage_target,
-                platform_origin=_origin(claims.issuer),
+                platform_origin=storage_origin(registration.platform),
             )
         )
     response.delete_cookie(
@@ -134,6 +141,35 @@ def launch() -> Response:
         partitioned=True,
     )
     return response
+
+
+@bp.post("/storage-confirm")
+def storage_confirm() -> tuple[Response, int]:
+    """Trade the secret read back from the platform's storage for the launch's start link."""
+    state_id = request.form.get("state", "")
+    secret = request.form.get("secret", "")
+    row = db.session.get(OidcState, state_id) if state_id else None
+    if (
+        row is None
+        or row.launch_id is None
+        or not row.storage_secret
+        or not secrets.compare_digest(secret, row.storage_secret)
+        or row.expires_at < utcnow()
+    ):
+        return jsonify(error="not_confirmed"), 403
+    record = db.session.get(Launch, row.launch_id)
+    # Single use: the secret cannot be traded twice.
+    row.storage_secret = None
+    db.session.commit()
+    if record is None:
+        return jsonify(error="not_confirmed"), 403
+    return jsonify(start_url=external_url("web.start", launch=start_token(record))), 200
+
+
+def storage_origin(platform: Platform) -> str:
+    """The target origin for Platform Storage messages: the origin of the platform's OIDC
+    authorization URL (not the issuer, which on Canvas is not where the frame lives)."""
+    return _origin(platform.auth_login_url)
 
 
 @bp.get("/jwks")
@@ -178,8 +214,8 @@ def deep_link_response() -> Response:
         raise LaunchRefused("forbidden", "not a coach's deep-linking launch")
     settings_claim = record.claims.get(DL_CLAIM + "deep_linking_settings") or {}
     return_url = settings_claim.get("deep_link_return_url")
-    if not return_url:
-        abort(400)
+    if not isinstance(return_url, str) or not return_url.startswith(("https://", "http://")):
+        raise LaunchRefused("invalid_message", "deep_link_return_url must be an http(s) URL")
     choices = request.form.getlist("item")
     resources = [_resource(choice) for choice in choices if choice in placeable_items()]
     if not resources:
@@ -227,16 +263,16 @@ def _truthy(value: object) -> bool:
 
 
 def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "*"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LaunchRefused("invalid_message", "platform URL is not http(s)")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.app_errorhandler(LaunchRefused)
 def refused(exc: LaunchRefused) -> tuple[str, int]:
     # The detail is ours (never the token); it helps an administrator read the log.
-    log.warning("launch refused: %s (%s)", exc.code, exc.detail)
+    log.warning("launch refused: %s (%r)", exc.code, exc.detail)
     db.session.rollback()
     retry_url = None
     if exc.code == "cookies_blocked" and exc.retry_params:

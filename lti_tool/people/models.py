@@ -52,8 +52,9 @@ class Course(TimestampMixin, Base):
         sa.ForeignKey("deployments.id", ondelete="CASCADE"), index=True
     )
     context_id: Mapped[str] = mapped_column(sa.String(255))
-    title: Mapped[str | None] = mapped_column(sa.String(255))
-    label: Mapped[str | None] = mapped_column(sa.String(255))
+    # Moodle allows course full names of 1333 characters.
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    label: Mapped[str | None] = mapped_column(sa.Text)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="course")
 

@@ -44,10 +44,15 @@ def healthz() -> tuple[Response, int]:
 def start() -> str:
     """Where every launch lands: the start token becomes a session and an API token."""
     token = request.args.get("launch")
-    launch = launch_from_start_token(token) if token else current_launch()
+    launch = launch_from_start_token(token) if token else None
+    if launch is not None:
+        remember_in_session(launch)
+        db.session.commit()
+    else:
+        # A reload after the one-time link was used: the session cookie, where it works.
+        launch = current_launch()
     if launch is None:
         raise LaunchRefused("session_expired", "start without a valid launch")
-    remember_in_session(launch)
     user = db.session.get(User, launch.user_id)
     course = db.session.get(Course, launch.course_id) if launch.course_id else None
     if launch.message_type == "LtiDeepLinkingRequest":
@@ -92,6 +97,7 @@ def role_label(role: str) -> str:
 def lang_url(code: str) -> str:
     """This page again in another language (GET pages only)."""
     args = {**(request.view_args or {}), **request.args.to_dict(), "lang": code}
+    args.pop("launch", None)  # a one-time start link is never repeated in a link
     return url_for(request.endpoint or "web.index", **args)
 
 

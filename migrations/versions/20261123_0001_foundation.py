@@ -109,8 +109,10 @@ def upgrade():
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("login_params", sa.JSON(), nullable=False),
         sa.Column("storage_target", sa.String(length=64), nullable=True),
+        sa.Column("storage_secret", sa.String(length=64), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("launch_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["platform_id"],
@@ -130,8 +132,8 @@ def upgrade():
         sa.Column("platform_id", sa.Integer(), nullable=False),
         sa.Column("deployment_pk", sa.Integer(), nullable=False),
         sa.Column("context_id", sa.String(length=255), nullable=False),
-        sa.Column("title", sa.String(length=255), nullable=True),
-        sa.Column("label", sa.String(length=255), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("label", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_pk"],
@@ -166,6 +168,7 @@ def upgrade():
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("claims", sa.JSON(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("start_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["course_id"],

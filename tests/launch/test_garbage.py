@@ -30,7 +30,24 @@ GARBAGE_TOKENS = [
     _b64({"alg": "HS256", "kid": 5}) + "." + _b64({"iss": 5, "aud": {"a": 1}}) + ".c2ln",
     _b64({"alg": "RS256", "kid": "k"}) + "." + _b64({"iss": None, "aud": None}) + ".c2ln",
     "x" * 20000,
+    _b64({"alg": "RS256", "kid": "k"}) + "." + _b64({"iss": "a\u0000b", "aud": "c"}) + ".c2ln",
 ]
+
+
+def test_nul_in_the_issuer_of_an_otherwise_fitting_token(platform: TestPlatform) -> None:
+    session = browser()
+    person = Person(sub="nul", roles=[LEARNER])
+    params = platform.auth_params(platform.login(session, person))
+    body = platform.claims(person, params["nonce"])
+    body["iss"] = platform.issuer + "\u0000"
+    response = session.post(
+        platform.tool_base + "/lti/launch",
+        data={"id_token": platform.sign(body), "state": params["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert refusal(response) == "invalid_token"
 
 
 @pytest.mark.parametrize("token", GARBAGE_TOKENS)

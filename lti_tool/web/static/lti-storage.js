@@ -1,16 +1,17 @@
 // LTI Client Side postMessages (Platform Storage): lti.put_data / lti.get_data.
-// Used when the platform sends lti_storage_target and the browser may drop our cookies:
-// at login we store the state in the platform's window; at launch we read it back and only
-// continue when it matches the launch's state.
+// Used when the platform sends lti_storage_target and the browser may drop our cookies.
+// At login a secret is stored in the platform's window; at launch it is read back and traded
+// at /lti/storage-confirm for the start link. A forged launch, rendered in someone else's
+// browser, finds no such secret in that browser's platform window and stops.
 (function () {
   "use strict";
   var el = document.getElementById("lti-storage");
   var mode = el.getAttribute("data-mode");
   var targetName = el.getAttribute("data-target");
-  var origin = el.getAttribute("data-origin") || "*";
+  var origin = el.getAttribute("data-origin");
   var state = el.getAttribute("data-state");
-  var next = el.getAttribute("data-next");
   var status = document.getElementById("storage-status");
+  var key = "beeldcoach_" + state;
 
   function targetFrame() {
     var parent = window.opener || window.parent;
@@ -30,7 +31,7 @@
       message.message_id = messageId;
       var timer = setTimeout(function () { reject(new Error("timeout")); }, 3000);
       window.addEventListener("message", function handler(event) {
-        if (origin !== "*" && event.origin !== origin) { return; }
+        if (event.origin !== origin) { return; }
         var data = event.data || {};
         if (data.message_id !== messageId) { return; }
         window.removeEventListener("message", handler);
@@ -42,19 +43,27 @@
   }
 
   if (mode === "put") {
-    send({ subject: "lti.put_data", key: "state_" + state, value: state }, "lti.put_data.response")
-      .then(function () {
-        return send({ subject: "lti.put_data", key: "nonce_" + el.getAttribute("data-nonce"),
-                      value: el.getAttribute("data-nonce") }, "lti.put_data.response");
-      })
+    var next = el.getAttribute("data-next");
+    send({ subject: "lti.put_data", key: key, value: el.getAttribute("data-secret") },
+         "lti.put_data.response")
       .then(function () { window.location.replace(next); })
       // Storage unavailable: go on anyway; the cookie may still work.
       .catch(function () { window.location.replace(next); });
   } else {
-    send({ subject: "lti.get_data", key: "state_" + state }, "lti.get_data.response")
+    send({ subject: "lti.get_data", key: key }, "lti.get_data.response")
       .then(function (answer) {
-        if (answer.value === state) { window.location.replace(next); } else { fail(); }
+        if (!answer.value) { throw new Error("no value"); }
+        var body = new URLSearchParams({ state: state, secret: answer.value });
+        return fetch(el.getAttribute("data-confirm"), {
+          method: "POST", body: body, credentials: "omit",
+          headers: { "Accept": "application/json" }
+        });
       })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("not confirmed"); }
+        return response.json();
+      })
+      .then(function (data) { window.location.replace(data.start_url); })
       .catch(fail);
   }
 })();

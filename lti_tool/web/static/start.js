@@ -1,5 +1,9 @@
 (function () {
   "use strict";
+  // The one-time start link has been used: keep it out of the history and of reloads.
+  if (window.location.search.indexOf("launch=") !== -1) {
+    window.history.replaceState(null, "", window.location.pathname);
+  }
   var status = document.getElementById("api-status");
   window.beeldcoachApi("/api/me").then(function (me) {
     status.textContent = status.getAttribute("data-ok");
