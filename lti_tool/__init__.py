@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, has_request_context, request, session
 from flask_babel import Babel
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,6 +32,8 @@ def select_locale() -> str:
     """English on request (?lang=en, remembered), else the platform's locale, else Dutch."""
     from lti_tool.launch.session import current_launch
 
+    if not has_request_context():  # tasks and the CLI speak the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     asked = request.args.get("lang")
     if asked in LOCALES:
         session["lang"] = asked
@@ -72,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     # Models must be imported for Alembic and relationships to see them.
     from lti_tool import jobs as _jobs  # noqa: F401
+    from lti_tool.cycles import models as _cycles_models  # noqa: F401
     from lti_tool.launch import models as _launch_models  # noqa: F401
     from lti_tool.launch.views import bp as lti_bp
     from lti_tool.people import models as _people_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""The coaching traject: intake, video cycles, viewing guides, markers, final review."""

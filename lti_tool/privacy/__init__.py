@@ -1,0 +1,1 @@
+"""Privacy by design: access checks, consent, audit, retention (AVG/GDPR)."""
