@@ -82,6 +82,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     app.register_blueprint(lti_bp)
     app.register_blueprint(web_bp)
+    from lti_tool.web.auth import register_error_handlers
+
+    register_error_handlers(app)
     if settings.demo_enabled:
         from lti_tool.demo.views import bp as demo_bp
 

@@ -169,3 +169,43 @@ def validate_answers(
         if complete and key not in clean:
             raise AnswerRefused(key, _l("Answer every question before you submit."))
     return clean
+
+
+# --- editing templates ------------------------------------------------------------------------
+
+
+def school_template(platform_id: int) -> list[dict[str, Any]]:
+    """The school's kijkwijzer (its platform's), or the starter template."""
+    from lti_tool.cycles.models import ViewingGuideTemplate
+
+    row = db.session.scalar(
+        sa.select(ViewingGuideTemplate)
+        .where(
+            ViewingGuideTemplate.platform_id == platform_id,
+            ViewingGuideTemplate.traject_id.is_(None),
+        )
+        .order_by(ViewingGuideTemplate.id.desc())
+    )
+    return copy.deepcopy(row.questions if row is not None else STARTER_TEMPLATE)
+
+
+def save_school_template(platform_id: int, questions: Any, name: str = "Kijkwijzer") -> None:
+    """An administrator edits the school's kijkwijzer (the caller checks the admin role)."""
+    from lti_tool.cycles.models import ViewingGuideTemplate
+
+    clean = validate_questions(questions)
+    db.session.add(
+        ViewingGuideTemplate(platform_id=platform_id, traject_id=None, name=name, questions=clean)
+    )
+    db.session.flush()
+
+
+def save_traject_template(actor_id: int, traject_id: int, questions: Any) -> None:
+    """A coach adapts the kijkwijzer for one traject; cycles shared later use it."""
+    from lti_tool.cycles.access import require
+    from lti_tool.cycles.models import ViewingGuideTemplate
+
+    require(actor_id, traject_id, "coach_step")
+    clean = validate_questions(questions)
+    db.session.add(ViewingGuideTemplate(traject_id=traject_id, name="Kijkwijzer", questions=clean))
+    db.session.flush()
