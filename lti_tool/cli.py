@@ -206,6 +206,25 @@ def _worker_argv(loglevel: str = "INFO", concurrency: int | None = None) -> list
     return argv
 
 
+@main.group()
+def demo() -> None:
+    """The built-in demo school (development only)."""
+
+
+@demo.command("seed")
+@with_appcontext
+def demo_seed() -> None:
+    """Create the demo school's people, course and trajects (idempotent)."""
+    from lti_tool.demo.seed import SeedRefused, seed_demo
+
+    try:
+        seed_demo()
+    except SeedRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo("demo school ready")
+
+
 @main.command("worker")
 @click.option("--loglevel", default="INFO")
 @click.option("--concurrency", type=int, default=None, help="Processes (default: CPU count).")
@@ -235,7 +254,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     if settings.demo_enabled:
         from lti_tool.demo.seed import seed_demo
 
-        seed_demo()
+        seed_demo(f"http://127.0.0.1:{port}/demo")
         db.session.commit()
 
     env = dict(os.environ, BEELDCOACH_INSTANCE_PATH=settings.instance_path)

@@ -25,6 +25,9 @@ def N_(message: str) -> str:
     return message
 
 
+#: The demo platform's issuer: fixed, so that the seeded demo school and the people who launch
+#: are the same users whichever loopback name and port the demo is opened on. Never fetched.
+DEMO_ISSUER = "https://demo-platform.beeldcoach.invalid"
 CLIENT_ID = "beeldcoach-demo"
 DEPLOYMENT_ID = "demo-deployment-1"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jwt
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -29,11 +28,13 @@ from lti_tool.db import db
 from lti_tool.demo.platform import (
     CLIENT_ID,
     COURSE,
+    DEMO_ISSUER,
     DEPLOYMENT_ID,
     PEOPLE,
     PEOPLE_BY_KEY,
     DemoPlatform,
 )
+from lti_tool.demo.seed import register_demo_platform
 from lti_tool.launch.keys import public_jwks
 from lti_tool.launch.models import Platform
 from lti_tool.launch.registration import add_deployment
@@ -70,22 +71,13 @@ def tool_base() -> str:
 
 
 def demo_platform() -> DemoPlatform:
-    return DemoPlatform(current_app.instance_path, platform_base() + "/demo")
+    return DemoPlatform(current_app.instance_path, DEMO_ISSUER)
 
 
 def ensure_registration() -> Platform:
-    """Register the demo platform with the tool (idempotent), for the host it is served on."""
-    issuer = platform_base() + "/demo"
-    record = db.session.scalar(
-        sa.select(Platform).where(Platform.issuer == issuer, Platform.client_id == CLIENT_ID)
-    )
-    if record is None:
-        record = Platform(issuer=issuer, client_id=CLIENT_ID, source="demo")
-        db.session.add(record)
-    record.name = "Beeldcoach demo platform"
-    record.auth_login_url = issuer + "/auth"
-    record.auth_token_url = issuer + "/token"
-    record.key_set_url = issuer + "/jwks"
+    """Register the demo platform with the tool (idempotent); its URLs follow the host the
+    demo is served on, its issuer stays the same (so seeded people are the launching ones)."""
+    record = register_demo_platform(platform_base() + "/demo")
     db.session.flush()
     add_deployment(record, DEPLOYMENT_ID)
     db.session.commit()
@@ -132,7 +124,7 @@ def open_tool(person_key: str) -> str:
     hint = _hints().dumps({"person": person.key, "message": message, "activity": activity})
     tool = tool_base()
     params = {
-        "iss": platform_base() + "/demo",
+        "iss": DEMO_ISSUER,
         "login_hint": person.key,
         "target_link_uri": tool + "/lti/launch",
         "lti_message_hint": hint,
@@ -238,7 +230,7 @@ def deep_link_return() -> Response:
             token,
             key.key,
             algorithms=["RS256"],
-            audience=platform_base() + "/demo",
+            audience=DEMO_ISSUER,
             issuer=CLIENT_ID,
         )
     except (jwt.InvalidTokenError, KeyError) as exc:
