@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -217,7 +218,8 @@ def deep_link_response() -> Response:
     if not isinstance(return_url, str) or not return_url.startswith(("https://", "http://")):
         raise LaunchRefused("invalid_message", "deep_link_return_url must be an http(s) URL")
     choices = request.form.getlist("item")
-    resources = [_resource(choice) for choice in choices if choice in placeable_items()]
+    available = placeable_items(record)
+    resources = [_resource(available[choice]) for choice in choices if choice in available]
     if not resources:
         raise LaunchRefused("invalid_message", "nothing chosen")
     if not _truthy(settings_claim.get("accept_multiple", True)):
@@ -235,26 +237,52 @@ def deep_link_response() -> Response:
     )
 
 
-def placeable_items() -> dict[str, dict[str, str]]:
-    """What a coach can place in a course (the traject issue adds trajects)."""
+def placeable_items(launch: Launch | None = None) -> dict[str, dict[str, str]]:
+    """What a coach can place in a course: the overview, teachers' "my trajects", and each
+    traject the coach coaches in this course (a launch of it opens the traject)."""
     from flask_babel import gettext as _
 
-    return {
+    items = {
         "start": {
             "title": _("Beeldcoach"),
-            "text": _("Video coaching: your trajects and next steps"),
-            "page": "start",
+            "text": _("Video coaching: the overview of your trajects and next steps"),
+            "custom": {"beeldcoach_page": "start"},
+        },
+        "my_trajects": {
+            "title": _("My coaching trajects"),
+            "text": _("For teachers: your own trajects and your next step"),
+            "custom": {"beeldcoach_page": "my_trajects"},
         },
     }
+    if launch is not None and launch.course_id is not None:
+        from lti_tool.cycles.access import visible_trajects
+        from lti_tool.cycles.models import P_COACH, Participant, Traject
+
+        coached = db.session.scalars(
+            visible_trajects(launch.user_id).where(
+                Traject.course_id == launch.course_id,
+                Traject.id.in_(
+                    sa.select(Participant.traject_id).where(
+                        Participant.user_id == launch.user_id, Participant.role == P_COACH
+                    )
+                ),
+            )
+        ).all()
+        for traject in coached:
+            items[f"traject-{traject.id}"] = {
+                "title": traject.title,
+                "text": _("Coaching traject: opens this traject for its participants"),
+                "custom": {"beeldcoach_traject": str(traject.id)},
+            }
+    return items
 
 
-def _resource(choice: str) -> DeepLinkResource:
-    item = placeable_items()[choice]
+def _resource(item: dict[str, Any]) -> DeepLinkResource:
     return (
         DeepLinkResource()
         .set_url(external_url("lti.launch"))
-        .set_title(item["title"])
-        .set_custom_params({"beeldcoach_page": item["page"]})
+        .set_title(item["title"][:255])
+        .set_custom_params(item["custom"])
     )
 
 
