@@ -60,6 +60,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     )
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(flask_config(settings))
+    from lti_tool.launch.session import IframeSessionInterface
+
+    app.session_interface = IframeSessionInterface()
     logging.getLogger("lti_tool").setLevel(logging.INFO)
 
     if settings.proxy_fix:

@@ -40,6 +40,7 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 #: The messages Beeldcoach handles; others (data privacy, submission review) are refused.
 MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
 STATE_COOKIE_PREFIX = "lti1p3-"  # pylti1p3's cookie name for the state, kept for compatibility
+LEGACY_SUFFIX = "-legacy"  # the cookie's twin: lti_tool.launch.session.set_iframe_cookie
 LOGIN_PARAMS = (
     "iss",
     "login_hint",
@@ -368,7 +369,8 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         row = self.oidc_state
         assert row is not None
         cookie = self._cookie_service.get_cookie(row.state)
-        if cookie == row.state:
+        legacy = self._cookie_service.get_cookie(row.state + LEGACY_SUFFIX)
+        if row.state in (cookie, legacy):
             self.browser_bound = True
         elif row.storage_target:
             # No cookie (blocked third-party cookies), but the platform offered storage: the

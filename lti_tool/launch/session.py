@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from lti_tool.db import db, utcnow
@@ -96,3 +97,72 @@ def external_url(endpoint: str, **values: Any) -> str:
     if base:
         return base.rstrip("/") + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
+
+
+# --- cookies fit for an iframe, with a legacy twin ------------------------------------------
+#
+# Inside the platform's iframe our cookies are third-party: they need `SameSite=None; Secure`
+# (and `Partitioned` for browsers that partition them). Clients that do not send `Secure`
+# cookies over plain http (every non-browser HTTP client; browsers do on localhost) or that
+# reject `SameSite=None` get a twin without a SameSite attribute, as Google advises for
+# incompatible clients. Browsers treat that twin as `Lax`, so it never rides on a cross-site
+# request; it only helps where the first cookie cannot work.
+
+LEGACY_SUFFIX = "-legacy"
+
+
+def set_iframe_cookie(response: Any, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=True, httponly=True,
+        samesite="None", partitioned=True,
+    )  # fmt: skip
+    response.set_cookie(
+        name + LEGACY_SUFFIX, value, max_age=max_age, path="/", httponly=True,
+        secure=request.is_secure,
+    )  # fmt: skip
+
+
+def delete_iframe_cookie(response: Any, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=True, samesite="None", partitioned=True)
+    response.delete_cookie(name + LEGACY_SUFFIX, path="/", secure=request.is_secure)
+
+
+class IframeSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, written as an iframe cookie plus its legacy twin."""
+
+    def open_session(self, app: Any, request: Any) -> SecureCookieSession | None:
+        name = self.get_cookie_name(app)
+        if name not in request.cookies and name + LEGACY_SUFFIX in request.cookies:
+            serializer = self.get_signing_serializer(app)
+            if serializer is None:
+                return None
+            try:
+                data = serializer.loads(
+                    request.cookies[name + LEGACY_SUFFIX],
+                    max_age=int(app.permanent_session_lifetime.total_seconds()),
+                )
+            except BadSignature:
+                return self.session_class()
+            return self.session_class(data)
+        return super().open_session(app, request)
+
+    def save_session(self, app: Any, session: Any, response: Any) -> None:
+        super().save_session(app, session, response)
+        name = self.get_cookie_name(app)
+        if not session:
+            if session.modified:
+                response.delete_cookie(name + LEGACY_SUFFIX, path="/")
+            return
+        if not self.should_set_cookie(app, session):
+            return
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return
+        response.set_cookie(
+            name + LEGACY_SUFFIX,
+            serializer.dumps(dict(session)),
+            expires=self.get_expiration_time(app, session),
+            httponly=True,
+            path="/",
+            secure=request.is_secure,
+        )

@@ -38,8 +38,10 @@ from lti_tool.launch.protocol import (
 )
 from lti_tool.launch.session import (
     current_launch,
+    delete_iframe_cookie,
     external_url,
     launch_from_start_token,
+    set_iframe_cookie,
     start_token,
 )
 from lti_tool.launch.signin import sign_in
@@ -80,15 +82,8 @@ def login() -> Response:
         )
     else:
         response = redirect(auth_url, code=302)
-    response.set_cookie(
-        STATE_COOKIE_PREFIX + state.state,
-        state.state,
-        max_age=settings.oidc_state_ttl,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="None",
-        partitioned=True,
+    set_iframe_cookie(
+        response, STATE_COOKIE_PREFIX + state.state, state.state, settings.oidc_state_ttl
     )
     return response
 
@@ -134,13 +129,7 @@ def launch() -> Response:
                 platform_origin=storage_origin(registration.platform),
             )
         )
-    response.delete_cookie(
-        STATE_COOKIE_PREFIX + message.oidc_state.state,
-        path="/",
-        secure=True,
-        samesite="None",
-        partitioned=True,
-    )
+    delete_iframe_cookie(response, STATE_COOKIE_PREFIX + message.oidc_state.state)
     return response
 
 

@@ -230,7 +230,7 @@ def test_session_cookie_alone_cannot_post(platform: TestPlatform) -> None:
 def test_cookies_carry_iframe_attributes(platform: TestPlatform) -> None:
     login = platform.login(browser(), Person(sub="attrs", roles=[LEARNER]))
     raw = [v for k, v in login.raw.headers.items() if k.lower() == "set-cookie"]
-    state_cookies = [c for c in raw if c.startswith("lti1p3-state-")]
+    state_cookies = [c for c in raw if c.startswith("lti1p3-state-") and "-legacy=" not in c]
     assert len(state_cookies) == 1
     parsed = SimpleCookie()
     parsed.load(state_cookies[0].replace("; Partitioned", ""))
@@ -346,3 +346,38 @@ IV2 = "http://purl.imsglobal.org/vocab/lis/v2/"
 )
 def test_role_mapping(roles: list[str], expected: list[str]) -> None:
     assert map_roles(roles) == expected
+
+
+# --- clients that never send Secure cookies over http ----------------------------------------
+
+
+def test_a_plain_http_client_can_launch_and_navigate(platform: TestPlatform) -> None:
+    """Python's requests (like other non-browser clients) keeps `Secure` cookies off plain
+    http; the legacy twins let such a platform launch, and the session then works for GETs."""
+    client = requests.Session()  # stock cookie handling, no loopback exception
+    person = Person(sub="plain-http", roles=[LEARNER], name="Plain")
+    login = platform.login(client, person)
+    params = platform.auth_params(login)
+    token = platform.sign(platform.claims(person, params["nonce"]))
+    launch = client.post(
+        platform.tool_base + "/lti/launch",
+        data={"id_token": token, "state": params["state"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert launch.status_code == 303, refusal(launch)
+    assert client.get(launch.headers["Location"], timeout=10).status_code == 200
+    again = client.get(platform.tool_base + "/start", timeout=10)  # the session cookie's twin
+    assert again.status_code == 200
+    assert "Plain" in again.text
+
+
+def test_legacy_cookie_has_no_samesite_so_browsers_keep_it_first_party(
+    platform: TestPlatform,
+) -> None:
+    login = platform.login(browser(), Person(sub="twin", roles=[LEARNER]))
+    raw = [v for k, v in login.raw.headers.items() if k.lower() == "set-cookie"]
+    legacy = [c for c in raw if c.startswith("lti1p3-state-") and "-legacy=" in c]
+    assert len(legacy) == 1
+    assert "samesite" not in legacy[0].lower()
+    assert "httponly" in legacy[0].lower()
