@@ -362,7 +362,7 @@ def client_process(conn: Any, load: dict[str, Any], spec_dict: dict[str, Any]) -
                 # round to it: a slow answer must not hide the launches queued behind it.
                 record = record._replace(start=due, late=max(0.0, started - due))
                 due += interval
-                _sleep_until(due)
+                _sleep_until(min(due, end_at))
             records[index].append(tuple(record))
             n += 1
         transport.close()
@@ -423,7 +423,15 @@ def run_load(
         on_window("start")
         _sleep_until(load["end_at"])
         on_window("end")
-        records = [Record._make(r) for pipe in pipes for r in pipe.recv()]
+        records = []
+        for pipe in pipes:
+            # The clients finish the launches in flight; a client process that died says so.
+            if not pipe.poll(120):
+                raise SystemExit("a client process sent no results")
+            try:
+                records += [Record._make(r) for r in pipe.recv()]
+            except EOFError as exc:
+                raise SystemExit("a client process died; see its traceback above") from exc
         for proc in workers:
             proc.join(timeout=10)
     finally:
@@ -618,7 +626,8 @@ def gunicorn(env: dict[str, str], args: argparse.Namespace, logs: Path) -> Itera
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.workers),
         "--worker-class", args.worker_class,
-        "--threads", str(args.threads),
+        # gunicorn turns sync into gthread when threads > 1: sync means one thread.
+        "--threads", str(args.threads if args.worker_class == "gthread" else 1),
         # Steady state: no planned worker restarts in the middle of the measurement.
         "--max-requests", "0",
         "--access-logfile", str(logs / "access.log"),
@@ -626,6 +635,9 @@ def gunicorn(env: dict[str, str], args: argparse.Namespace, logs: Path) -> Itera
         "--error-logfile", str(logs / "error.log"),
         "--log-level", "warning",
     ]  # fmt: skip
+    if gunicorn_version() >= (25, 1):
+        # Its control socket defaults to one path per user: keep ours apart from any other.
+        argv += ["--control-socket", str(logs / "gunicorn.ctl")]
     if args.app:
         argv.append(args.app)
     # Its own session: Ctrl-C reaches this script only, which then stops gunicorn gracefully.
@@ -661,6 +673,12 @@ def gunicorn(env: dict[str, str], args: argparse.Namespace, logs: Path) -> Itera
                 proc.kill()
                 proc.wait()
         output.close()
+
+
+def gunicorn_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version("gunicorn").split(".")[:2] if part.isdigit())
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -919,7 +937,8 @@ def benchmark(args: argparse.Namespace) -> int:
         other = cpu.get("busy", 0.0) - cpu["client"] - cpu["gunicorn"] - cpu["postgres"]
         print(
             f"SUMMARY clients={args.clients} rate={args.rate or 'closed'} "
-            f"server={args.worker_class}:{args.workers}x{args.threads} "
+            f"server={args.worker_class}:{args.workers}"
+            f"x{args.threads if args.worker_class == 'gthread' else 1} "
             f"keepalive={int(args.keep_alive)} launches/s={rate:.1f} "
             f"p50={p50:.0f}ms p99={p99:.0f}ms max={max(totals, default=0):.0f}ms "
             f"errors={len(run) - len(ok)} gunicorn_ms/launch={cpu['gunicorn'] / n * 1000:.1f} "
@@ -1119,6 +1138,16 @@ def profile(args: argparse.Namespace) -> int:
             trips = sum(r[2] for r in tripped.rows[path]) / len(rows)
             print(f"  {path:<24}{wall:>9.2f}{cpu:>9.2f}{trips:>16.1f}")
         print(f"  {'sign id_token (client)':<24}{sum(signing) / len(signing) * 1000:>9.2f}")
+        # Yardstick: a trivial JSON answer of the same app (no database), the same way.
+        yardstick = Measured(direct)
+        for _ in range(count):
+            yardstick.request("GET", "/lti/config.json", None, {})
+        trivial = sum(r[1] for r in yardstick.rows["/lti/config.json"]) / count * 1000
+        launch_cpu = sum(sum(r[1] for r in rows) / len(rows) * 1000 for rows in timed.rows.values())
+        print(
+            f"  {'GET /lti/config.json':<24}{'':>9}{trivial:>9.2f}{'':>16}  (yardstick: one "
+            f"login + launch = {launch_cpu / trivial:.0f} of these in CPU)"
+        )
         print(
             "\nSQL statements per launch, by request (BEGIN, COMMIT and the pool's pings are "
             "round trips without a statement here):"
@@ -1135,7 +1164,11 @@ def profile(args: argparse.Namespace) -> int:
         if args.profile_out:
             stats.dump_stats(args.profile_out)
             print(f"\ncProfile data written to {args.profile_out} (snakeviz, pstats)")
-        print("\nCPU profile by own time (includes the test client and the client's signing):")
+        print(
+            "\nCPU profile by own time (includes the test client and the client's signing). "
+            "cProfile's own cost\ninflates functions made of many tiny calls (PyJWT's "
+            "per-character base64 check, say): --py-spy gives fairer shares."
+        )
         stats.sort_stats("tottime").print_stats(30)
         print("CPU profile, cumulative, the tool's and pylti1p3's functions:")
         stats.sort_stats("cumulative").print_stats(r"lti_tool|pylti1p3", 40)
@@ -1216,6 +1249,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C raises KeyboardInterrupt even where a shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(
         f"Beeldcoach launch benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {code_version()}, "
         f"{host_platform.node()} ({os.cpu_count()} cores), Python {host_platform.python_version()}"

@@ -14,10 +14,12 @@ wsgi_app = "lti_tool.wsgi:app"
 # Only nginx on the same machine talks to gunicorn; nginx terminates TLS.
 bind = "127.0.0.1:8000"
 
-# gthread: a launch spends part of its time waiting on PostgreSQL and on the platform's JWKS
-# (after a key rotation); threads let a worker serve other requests meanwhile, and keep-alive
-# connections from nginx cost no thread while idle. One process per core does the Python work
-# (the GIL allows one thread per process at a time); benchmarks/README.md has the measurements.
+# gthread, one process per core, a few threads each. A launch costs ~25 ms of Python CPU and
+# waits on PostgreSQL ~20 times; while one thread waits, another runs. On 2 cores (measured,
+# benchmarks/README.md) this kept a complete LTI launch under 100 ms at p99 up to ~30 launches/s,
+# where 3 sync workers already queued (p99 ~100-600 ms). Slow I/O (an upload chunk written to the
+# media disk, a platform's JWKS fetch) holds one thread, not a whole worker. More threads add no
+# speed (the GIL runs one at a time per process), only queueing inside a busy worker.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 threads = 4
@@ -38,11 +40,16 @@ max_requests = 5000
 max_requests_jitter = 500
 
 # The heartbeat file lives in memory, not on a disk that may stall under heavy upload traffic.
-worker_tmp_dir = "/dev/shm"
+worker_tmp_dir = "/dev/shm"  # noqa: S108 - heartbeat files, no data
 
 # Trust X-Forwarded-* from nginx on this machine only. Flask's ProxyFix (BEELDCOACH_PROXY_FIX=1)
 # uses the same headers to build https URLs and Secure cookies.
 forwarded_allow_ips = "127.0.0.1,::1"
+
+# gunicorn 25.1+ opens a control socket (for `gunicornc`). Under systemd, RuntimeDirectory= in
+# beeldcoach-web.service gives it a private place; elsewhere gunicorn's default applies.
+if os.environ.get("RUNTIME_DIRECTORY"):
+    control_socket = os.path.join(os.environ["RUNTIME_DIRECTORY"].split(":")[0], "gunicorn.ctl")
 
 # Logs go to stdout/stderr, which systemd's journal collects.
 accesslog = "-"

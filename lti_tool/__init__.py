@@ -81,10 +81,18 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from lti_tool.launch import models as _launch_models  # noqa: F401
     from lti_tool.launch.views import bp as lti_bp
     from lti_tool.people import models as _people_models  # noqa: F401
+    from lti_tool.web.admin import bp as admin_bp
+    from lti_tool.web.api import bp as api_bp
+    from lti_tool.web.report import bp as report_bp
+    from lti_tool.web.trajects import bp as trajects_bp
     from lti_tool.web.views import bp as web_bp
 
     app.register_blueprint(lti_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(trajects_bp)
+    app.register_blueprint(report_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
     from lti_tool.web.auth import register_error_handlers
 
     register_error_handlers(app)

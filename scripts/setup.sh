@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Beeldcoach needs, idempotently, on a machine with only Python, pip and apt:
 #   - a virtual environment in .venv with the package (editable) and, with --test, test tools;
-#   - ffmpeg (the video pipeline) and, with --test, Chromium (browser tests), from Debian's
-#     packages when they are missing. Never downloads a browser of its own (no `playwright
+#   - ffmpeg (the video pipeline), Pango and a font (WeasyPrint's PDF reports) and, with --test,
+#     Chromium (browser tests) and poppler-utils (reading PDFs back), from Debian's packages when
+#     they are missing. Never downloads a browser of its own (no `playwright
 #     install`): Playwright drives /usr/bin/chromium.
 # Sourced by scripts/demo and scripts/test; safe to run again.
 set -euo pipefail
@@ -25,8 +26,15 @@ apt_install() {
 
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+if command -v dpkg-query >/dev/null; then
+  deb_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+  for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+    deb_installed "$package" || missing+=("$package")
+  done
+fi
 if [ "$WANT_TEST" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+  command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 fi
 if ! "$PYTHON" -c "import venv, ensurepip" 2>/dev/null; then
   missing+=(python3-venv)

@@ -44,8 +44,11 @@ from lti_tool.cycles.models import (
     Traject,
     ViewingGuide,
 )
+from lti_tool.cycles.tags import active_tags
 from lti_tool.cycles.viewing_guides import AnswerRefused, template_for, validate_answers
 from lti_tool.db import db, utcnow
+from lti_tool.people.models import Course, Membership
+from lti_tool.privacy.access import is_allowed
 
 MAX_CYCLES = 8
 
@@ -67,6 +70,31 @@ def _text(value: object, field: str, required: bool = True, limit: int = 10_000)
     if len(text) > limit:
         raise StepRefused("too_long", _l("This text is too long."), field)
     return text
+
+
+def _date(value: object, field: str) -> date | None:
+    """A date from a form or JSON: a date, an ISO string, or nothing."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise StepRefused("date", _l("Give a valid date."), field)
+
+
+def _member_of_course(user_id: int, course_id: int, field: str) -> None:
+    """People are chosen from the traject's own course: never someone of another school."""
+    found = db.session.scalar(
+        sa.select(Membership.id).where(
+            Membership.user_id == user_id, Membership.course_id == course_id
+        )
+    )
+    if found is None:
+        raise StepRefused("person", _l("Choose someone from this course."), field)
 
 
 # --- trajects and participants ---------------------------------------------------------------
@@ -96,6 +124,8 @@ def create_traject(
         raise StepRefused("section", _l("Choose a school section."), "section")
     if kind != KIND_TEAM and teacher_id is None:
         raise StepRefused("teacher", _l("Choose the teacher."), "teacher_id")
+    if teacher_id is not None:
+        _member_of_course(teacher_id, course_id, "teacher_id")
     traject = Traject(
         course_id=course_id,
         kind=kind,
@@ -141,6 +171,10 @@ def add_participant(
         )
     if user_id is None and not name.strip():
         raise StepRefused("name", _l("Choose a person or give a name."), "name")
+    if user_id is not None:
+        _member_of_course(user_id, traject.course_id, "user_id")
+    elif role not in ("parent", "external"):
+        raise StepRefused("person", _l("Choose someone from this course."), "user_id")
     exists = db.session.scalar(
         sa.select(Participant).where(
             Participant.traject_id == traject.id,
@@ -176,7 +210,7 @@ def save_intake(actor_id: int, traject_id: int, form: dict[str, Any]) -> Intake:
     intake.arrangements = _text(form.get("arrangements"), "arrangements", required=False)
     intake.conditions = _text(form.get("conditions"), "conditions", required=False)
     intake.planned_dates = _text(form.get("planned_dates"), "planned_dates", required=False)
-    intake.intake_on = form.get("intake_on") or None
+    intake.intake_on = _date(form.get("intake_on"), "intake_on")
     db.session.flush()
     return intake
 
@@ -199,6 +233,8 @@ def propose_question(
     if traject.status in (STATUS_FINAL, STATUS_COMPLETED):
         raise StepRefused("order", _l("The traject is in its final conversation."))
     text = _text(text, "development_question", limit=2000)
+    if after_cycle is not None and not any(c.number == after_cycle for c in traject.cycles):
+        raise StepRefused("not_found", _l("This cycle does not exist."), "after_cycle")
     version = len(traject.questions) + 1
     question = DevelopmentQuestion(
         traject_id=traject.id,
@@ -284,7 +320,7 @@ def mark_recorded(actor_id: int, traject_id: int, number: int, form: dict[str, A
     _, cycle = _cycle(actor_id, traject_id, number, "coach_step")
     _expect(cycle, "planned")
     cycle.focus = _text(form.get("focus"), "focus", required=False, limit=2000)
-    cycle.filming_on = form.get("filming_on") or date.today()
+    cycle.filming_on = _date(form.get("filming_on"), "filming_on") or date.today()
     cycle.recorded_at = utcnow()
     cycle.step = "recorded"
     db.session.flush()
@@ -343,7 +379,7 @@ def record_conversation(actor_id: int, traject_id: int, number: int, form: dict[
     _, cycle = _cycle(actor_id, traject_id, number, "conversation")
     _expect(cycle, "prepared", "discussed")
     cycle.conversation_notes = _text(form.get("conversation_notes"), "conversation_notes")
-    cycle.conversation_on = form.get("conversation_on") or date.today()
+    cycle.conversation_on = _date(form.get("conversation_on"), "conversation_on") or date.today()
     cycle.discussed_at = cycle.discussed_at or utcnow()
     cycle.step = "discussed"
     db.session.flush()
@@ -353,6 +389,8 @@ def record_conversation(actor_id: int, traject_id: int, number: int, form: dict[
 def add_marker(actor_id: int, traject_id: int, number: int, form: dict[str, Any]) -> Marker:
     """A moment of strength, opportunity or question; the player issue adds its interface."""
     traject = require(actor_id, traject_id, "conversation")
+    if traject.status != STATUS_CYCLES:
+        raise StepRefused("order", _l("Markers are set while the video cycles run."))
     cycle = next((c for c in traject.cycles if c.number == number), None)
     if cycle is None or cycle.step in ("planned",):
         raise StepRefused("order", _l("Markers can be set once the cycle has footage."))
@@ -369,12 +407,22 @@ def add_marker(actor_id: int, traject_id: int, number: int, form: dict[str, Any]
     if start_ms is not None and end_ms is not None and end_ms < start_ms:
         raise StepRefused("time", _l("A segment ends after it starts."), "end_ms")
     tags = form.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    course = db.session.get(Course, traject.course_id)
+    allowed_tags = set(active_tags(course.platform_id)) if course is not None else set()
+    if not isinstance(tags, list) or not all(
+        isinstance(t, str) and t in allowed_tags for t in tags
+    ):
         raise StepRefused("tags", _l("Choose tags from the list."), "tags")
+    media_kind, media_id = form.get("media_kind"), form.get("media_id")
+    # What the marker points at (the media issue will check that it exists in this cycle).
+    if media_kind not in (None, "recording", "montage") or (
+        media_id is not None and (not isinstance(media_id, int) or media_id < 1)
+    ):
+        raise StepRefused("media", _l("This recording is not available."), "media_id")
     marker = Marker(
         cycle_id=cycle.id,
-        media_kind=form.get("media_kind"),
-        media_id=form.get("media_id"),
+        media_kind=media_kind,
+        media_id=media_id,
         start_ms=start_ms,
         end_ms=end_ms,
         kind=kind,
@@ -406,7 +454,9 @@ def add_action_point(actor_id: int, traject_id: int, number: int, text: str) -> 
 def set_action_point_status(
     actor_id: int, traject_id: int, point_id: int, status: str
 ) -> ActionPoint:
-    require(actor_id, traject_id, "conversation")
+    traject = require(actor_id, traject_id, "conversation")
+    if traject.status == STATUS_COMPLETED:
+        raise StepRefused("order", _l("The traject is completed."))
     point = db.session.get(ActionPoint, point_id)
     if point is None or point.traject_id != traject_id:
         raise StepRefused("not_found", _l("This action point does not belong to the traject."))
@@ -427,7 +477,7 @@ def close_cycle(actor_id: int, traject_id: int, number: int, form: dict[str, Any
     if not points:
         raise StepRefused("order", _l("Agree at least one action point first."))
     is_last = number == max(c.number for c in traject.cycles)
-    next_on = form.get("next_filming_on") or None
+    next_on = _date(form.get("next_filming_on"), "next_filming_on")
     if not is_last and next_on is None:
         raise StepRefused("required", _l("Plan the next filming moment."), "next_filming_on")
     cycle.next_filming_on = next_on
@@ -514,7 +564,12 @@ class PreparationView:
 
 
 def preparation_for(actor_id: int, traject_id: int) -> PreparationView:
-    traject, review = _final(actor_id, traject_id, "prepare_final")
+    """Readable during the final conversation and after it; the other's text only once both
+    are done."""
+    traject = require(actor_id, traject_id, "prepare_final")
+    review = traject.final_review
+    if review is None:
+        raise StepRefused("order", _l("The final conversation has not started yet."))
     is_coach = P_COACH in roles_in(traject.id, actor_id)
     own = review.coach_preparation if is_coach else review.teacher_preparation
     other = review.teacher_preparation if is_coach else review.coach_preparation
@@ -531,13 +586,18 @@ def conclude_final(actor_id: int, traject_id: int, form: dict[str, Any]) -> Fina
     review.goal_reached = goal
     review.how_it_came_about = _text(form.get("how_it_came_about"), "how_it_came_about")
     yields = form.get("yield_per_domain") or {}
+    if not isinstance(yields, dict):
+        raise StepRefused("yield", _l("Describe the yield per domain."), "yield_per_domain")
     review.yield_per_domain = {
         d: _text(yields.get(d), f"yield_{d}", required=False, limit=4000) for d in DOMAINS
     }
     review.teacher_evaluation = _text(form.get("teacher_evaluation"), "teacher_evaluation", False)
     review.coach_reflection = _text(form.get("coach_reflection"), "coach_reflection", False)
     review.follow_up = _text(form.get("follow_up"), "follow_up", required=False)
-    marker_ids = [int(m) for m in form.get("visible_in_marker_ids") or [] if str(m).isdigit()]
+    raw_ids = form.get("visible_in_marker_ids") or []
+    if not isinstance(raw_ids, list):
+        raise StepRefused("markers", _l("Choose moments from the list."), "visible_in_marker_ids")
+    marker_ids = [int(m) for m in raw_ids if str(m).isdigit()]
     own_markers = set(
         db.session.scalars(
             sa.select(Marker.id)
@@ -565,6 +625,12 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
             pending = [q for q in traject.questions if q.approved_at is None]
             if pending and approver in roles:
                 return "approve_question", _l("Approve or reword your development question.")
+            if pending:
+                if traject.kind == KIND_TEAM:
+                    return "wait", _l(
+                        "School management approves or rewords the proposed question."
+                    )
+                return "wait", _l("The teacher approves or rewords the proposed question.")
             return "question", _l("Put the development question into words.")
         if is_coach:
             return "complete_intake", _l("Finish the intake to start the video cycles.")
@@ -591,6 +657,11 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
             )
         if is_coach and cycle.step in coach_steps:
             return cycle.step, coach_steps[cycle.step]
+        if cycle.step == "discussed" and is_allowed(roles, traject.kind, "conversation"):
+            # The action points are agreed together; the coach then closes the cycle.
+            return "action_points", _l(
+                "Agree the action points of cycle %(n)s with your coach.", n=cycle.number
+            )
         return "wait", _l("The coach prepares cycle %(n)s.", n=cycle.number)
     if traject.status == STATUS_FINAL:
         review = traject.final_review

@@ -19,6 +19,7 @@ from lti_tool.launch.session import (
     remember_in_session,
 )
 from lti_tool.people.models import ROLE_ADMIN, ROLE_COACH, Course, User
+from lti_tool.web.trajects import render_start, viewer_for_start
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
@@ -65,17 +66,11 @@ def start() -> str:
             launch=launch,
             user=user,
             course=course,
-            items=placeable_items(),
+            items=placeable_items(launch),
             api_token=api_token(launch),
         )
-    return render_template(
-        "web/start.html",
-        launch=launch,
-        user=user,
-        course=course,
-        role=primary_role(launch),
-        api_token=api_token(launch),
-    )
+    # The overview of the person's trajects (or the traject a coach placed in the course).
+    return render_start(viewer_for_start(launch), role=primary_role(launch))
 
 
 def primary_role(launch: Launch) -> str:

@@ -201,3 +201,44 @@ def test_team_traject_management_states_the_question(
     assert question.approved_at is not None
     with pytest.raises(Forbidden):
         s.save_intake(member.id, traject.id, {"help_question": "x"})
+
+
+def test_people_come_from_the_trajects_own_course(
+    course: Course, pair: tuple[User, User], app_ctx: Any
+) -> None:
+    from lti_tool.people.models import User as UserModel
+
+    coach, teacher = pair
+    stranger = UserModel(issuer="https://other-school.example", sub="x", name="Elders")
+    db.session.add(stranger)
+    db.session.flush()
+    refused("person", lambda: s.create_traject(course.id, coach.id, "teacher", "T", stranger.id))
+    traject = s.create_traject(course.id, coach.id, "teacher", "T", teacher.id)
+    refused("person", lambda: s.add_participant(coach.id, traject.id, "coach", stranger.id))
+    refused(
+        "person", lambda: s.add_participant(coach.id, traject.id, "coach", name="Zonder account")
+    )
+
+
+def test_dates_and_tags_are_checked(course: Course, pair: tuple[User, User]) -> None:
+    coach, teacher = pair
+    traject = s.create_traject(course.id, coach.id, "teacher", "T", teacher.id)
+    t = traject.id
+    refused(
+        "date", lambda: s.save_intake(coach.id, t, {"help_question": "h", "intake_on": "gisteren"})
+    )
+    s.save_intake(coach.id, t, {"help_question": "h", "intake_on": "2026-11-02"})
+    assert traject.intake is not None and traject.intake.intake_on == date(2026, 11, 2)
+    s.propose_question(teacher.id, t, "Mijn vraag")
+    s.complete_intake(coach.id, t)
+    refused("not_found", lambda: s.propose_question(teacher.id, t, "x", after_cycle=9))
+    s.mark_recorded(coach.id, t, 1, {"filming_on": "2026-11-09"})
+    refused("tags", lambda: s.add_marker(coach.id, t, 1, {"text": "x", "tags": ["Onbekend"]}))
+    refused("media", lambda: s.add_marker(coach.id, t, 1, {"text": "x", "media_kind": "photo"}))
+    marker = s.add_marker(
+        coach.id,
+        t,
+        1,
+        {"text": "x", "tags": ["Initiatief"], "media_kind": "recording", "media_id": 3},
+    )
+    assert marker.media_kind == "recording" and marker.tags == ["Initiatief"]

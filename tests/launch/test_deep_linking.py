@@ -86,3 +86,51 @@ def test_resource_link_launch_cannot_answer_deep_linking(platform: TestPlatform)
     )  # fmt: skip
     assert answer.status_code == 403
     assert refusal(answer) == "forbidden"
+
+
+def test_coach_places_a_traject_they_coach(platform: TestPlatform, app_ctx: Any) -> None:
+    import sqlalchemy as sa
+
+    from lti_tool.cycles.services import create_traject
+    from lti_tool.db import db
+    from lti_tool.people.models import Course, User
+
+    coach_person = Person(sub="dl-coach-traject", roles=[INSTRUCTOR], name="Sanne")
+    teacher_person = Person(sub="dl-teacher-traject", roles=[LEARNER], name="Jeroen")
+    assert platform.launch(teacher_person).status == 303
+    assert platform.launch(coach_person).status == 303
+    users = {
+        u.sub: u for u in db.session.scalars(sa.select(User).where(User.issuer == platform.issuer))
+    }
+    from lti_tool.people.models import Membership
+
+    launch_course = db.session.scalar(
+        sa.select(Course)
+        .join(Membership, Membership.course_id == Course.id)
+        .where(Membership.user_id == users["dl-coach-traject"].id)
+    )
+    assert launch_course is not None
+    traject = create_traject(
+        launch_course.id,
+        users["dl-coach-traject"].id,
+        "teacher",
+        "Rust in groep 5",
+        users["dl-teacher-traject"].id,
+    )
+    db.session.commit()
+
+    page, _ = _choice_page(platform, coach_person)
+    assert f'value="traject-{traject.id}"' in page.text
+    token = re.search(r'name="launch_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = requests.post(
+        platform.tool_base + "/lti/deep-link",
+        data={"launch_token": token, "item": ["my_trajects", f"traject-{traject.id}"]},
+        timeout=10,
+    )
+    response_jwt = re.search(r'name="JWT" value="([^"]+)"', answer.text).group(1)  # type: ignore[union-attr]
+    items = jwt.decode(response_jwt, options={"verify_signature": False})[DL + "content_items"]
+    assert [i["custom"] for i in items] == [
+        {"beeldcoach_page": "my_trajects"},
+        {"beeldcoach_traject": str(traject.id)},
+    ]
+    assert items[1]["title"] == "Rust in groep 5"
