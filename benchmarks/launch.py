@@ -539,8 +539,11 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
     """CREATE DATABASE bc_bench_<random>; dropped at the end whatever happens."""
     name = "bc_bench_" + secrets.token_hex(5)
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.SQLAlchemyError as exc:
+        raise SystemExit(f"cannot create a database with {admin_url}: {exc}") from exc
     try:
         yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -54,7 +54,9 @@ class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep their values after a commit: a request commits once, near its end, and
+# reloading everything after it cost a round trip per object (benchmarks/README.md).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 @sa.event.listens_for(sa.Engine, "connect")

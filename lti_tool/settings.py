@@ -115,7 +115,9 @@ def _instance_secret(instance: Path) -> str:
 def flask_config(settings: Settings) -> dict[str, Any]:
     """Translate settings into the Flask/extension configuration keys."""
     secure_cookies = True
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # Recycle connections before servers or proxies drop them, instead of a pre-ping round
+    # trip on every checkout (measured: two extra round trips per launch).
+    engine_options: dict[str, Any] = {"pool_recycle": 1800}
     if settings.database_url.startswith("sqlite"):
         # Several threads (web server) and processes (worker) share the file.
         engine_options = {"connect_args": {"timeout": 30}}

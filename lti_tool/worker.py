@@ -74,6 +74,9 @@ def enqueue_after_commit(task: Any, *args: Any, **kwargs: Any) -> None:
     it is given); dropped if the transaction rolls back."""
     # Sent through this Flask app's Celery app (not Celery's process-wide default app).
     celery_app = current_app.extensions["celery"]
+    if not db.session().in_transaction():
+        # Tie the task to a transaction (no I/O): rollback() without one fires no events.
+        db.session.begin()
     db.session.info.setdefault(_PENDING, []).append((celery_app, task.name, args, kwargs))
 
 
@@ -83,6 +86,8 @@ def _send_pending(session: Session) -> None:
         celery_app.send_task(name, args=args, kwargs=kwargs)
 
 
-@sa.event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: object) -> None:
+    # after_soft_rollback fires on every rollback() call, also when no transaction had begun
+    # (after_rollback would miss that case and the task would ride along with the next commit).
     session.info.pop(_PENDING, None)

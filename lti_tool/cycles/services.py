@@ -8,6 +8,7 @@ final conversation (separate preparations, then joint conclusions) -> completed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -28,6 +29,7 @@ from lti_tool.cycles.models import (
     P_COACH,
     P_MANAGEMENT,
     P_TEACHER,
+    P_TEAM_MEMBER,
     PARTICIPANT_ROLES,
     SECTIONS,
     STATUS_COMPLETED,
@@ -86,15 +88,33 @@ def _date(value: object, field: str) -> date | None:
     raise StepRefused("date", _l("Give a valid date."), field)
 
 
-def _member_of_course(user_id: int, course_id: int, field: str) -> None:
-    """People are chosen from the traject's own course: never someone of another school."""
-    found = db.session.scalar(
-        sa.select(Membership.id).where(
+def _member_of_course(
+    user_id: int, course_id: int, field: str, course_role: str | None = None
+) -> None:
+    """People are chosen from the traject's own course (never someone of another school),
+    and a coach or a coached teacher must hold that role in the course."""
+    roles = db.session.scalar(
+        sa.select(Membership.roles).where(
             Membership.user_id == user_id, Membership.course_id == course_id
         )
     )
-    if found is None:
+    if roles is None:
         raise StepRefused("person", _l("Choose someone from this course."), field)
+    if course_role is not None and course_role not in roles:
+        if course_role == "coach":
+            raise StepRefused("person", _l("Only a video coach of this course can coach."), field)
+        raise StepRefused("person", _l("Choose a teacher of this course."), field)
+
+
+#: Who may take part in a traject of each kind. A team traject has no single coached
+#: teacher: its members are team members (their footage reaches the team only by release).
+ROLES_BY_KIND = {
+    "teacher": (P_COACH, P_TEACHER),
+    "team": (P_COACH, P_MANAGEMENT, P_TEAM_MEMBER),
+    "child": (P_COACH, P_TEACHER, "parent", "external"),
+}
+#: The course role a participant role needs.
+COURSE_ROLE_FOR = {P_COACH: "coach", P_TEACHER: "teacher"}
 
 
 # --- trajects and participants ---------------------------------------------------------------
@@ -124,8 +144,13 @@ def create_traject(
         raise StepRefused("section", _l("Choose a school section."), "section")
     if kind != KIND_TEAM and teacher_id is None:
         raise StepRefused("teacher", _l("Choose the teacher."), "teacher_id")
+    if kind == KIND_TEAM and teacher_id is not None:
+        raise StepRefused(
+            "role", _l("A team traject has team members, not one coached teacher."), "teacher_id"
+        )
+    _member_of_course(coach_id, course_id, "coach", course_role="coach")
     if teacher_id is not None:
-        _member_of_course(teacher_id, course_id, "teacher_id")
+        _member_of_course(teacher_id, course_id, "teacher_id", course_role="teacher")
     traject = Traject(
         course_id=course_id,
         kind=kind,
@@ -169,10 +194,16 @@ def add_participant(
             _l("Parents and external professionals take part in a child traject only."),
             "role",
         )
+    if role not in ROLES_BY_KIND[traject.kind]:
+        raise StepRefused(
+            "role", _l("This role does not take part in this kind of traject."), "role"
+        )
+    if role == P_TEACHER and any(p.role == P_TEACHER for p in traject.participants):
+        raise StepRefused("role", _l("This traject already has its teacher."), "role")
     if user_id is None and not name.strip():
         raise StepRefused("name", _l("Choose a person or give a name."), "name")
     if user_id is not None:
-        _member_of_course(user_id, traject.course_id, "user_id")
+        _member_of_course(user_id, traject.course_id, "user_id", COURSE_ROLE_FOR.get(role))
     elif role not in ("parent", "external"):
         raise StepRefused("person", _l("Choose someone from this course."), "user_id")
     exists = db.session.scalar(
@@ -254,6 +285,8 @@ def propose_question(
 
 def approve_question(actor_id: int, traject_id: int, question_id: int) -> DevelopmentQuestion:
     traject = require(actor_id, traject_id, "approve_question")
+    if traject.status in (STATUS_FINAL, STATUS_COMPLETED):
+        raise StepRefused("order", _l("The traject is in its final conversation."))
     question = db.session.get(DevelopmentQuestion, question_id)
     if question is None or question.traject_id != traject.id:
         raise StepRefused("not_found", _l("This wording does not belong to the traject."))
@@ -542,6 +575,9 @@ def prepare_final(actor_id: int, traject_id: int, text: str, done: bool) -> Fina
     """Teacher and coach prepare separately; neither sees the other's until both are done."""
     traject, review = _final(actor_id, traject_id, "prepare_final")
     roles = roles_in(traject.id, actor_id)
+    if preparations_visible(review):
+        # Each prepared without the other's view; once both can read both, they stay as made.
+        raise StepRefused("order", _l("Both preparations are done and can no longer change."))
     text = _text(text, "preparation", required=done, limit=10_000)
     if P_COACH in roles:
         review.coach_preparation = text
@@ -597,7 +633,11 @@ def conclude_final(actor_id: int, traject_id: int, form: dict[str, Any]) -> Fina
     raw_ids = form.get("visible_in_marker_ids") or []
     if not isinstance(raw_ids, list):
         raise StepRefused("markers", _l("Choose moments from the list."), "visible_in_marker_ids")
-    marker_ids = [int(m) for m in raw_ids if str(m).isdigit()]
+    marker_ids = [
+        int(m)
+        for m in raw_ids
+        if re.fullmatch(r"[0-9]{1,9}", str(m))  # ASCII digits only
+    ]
     own_markers = set(
         db.session.scalars(
             sa.select(Marker.id)

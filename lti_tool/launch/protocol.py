@@ -74,8 +74,7 @@ class ToolRegistration(Registration):
     def __init__(self, platform: Platform) -> None:
         super().__init__()
         self.platform = platform
-        key = current_key()
-        self._kid = key.kid
+        self._kid: str | None = None
         self.set_issuer(platform.issuer)
         self.set_client_id(platform.client_id)
         self.set_auth_login_url(platform.auth_login_url)
@@ -83,9 +82,21 @@ class ToolRegistration(Registration):
         self.set_key_set_url(platform.key_set_url)
         if platform.auth_audience:
             self.set_auth_audience(platform.auth_audience)
-        self.set_tool_private_key(key.private_pem)
+
+    # The tool's key is loaded only when something is signed (a launch never signs).
+    def _load_key(self) -> None:
+        if self._kid is None:
+            key = current_key()
+            self._kid = key.kid
+            self.set_tool_private_key(key.private_pem)
+
+    def get_tool_private_key(self) -> str | None:
+        self._load_key()
+        return super().get_tool_private_key()
 
     def get_kid(self) -> str:
+        self._load_key()
+        assert self._kid is not None
         return self._kid
 
 

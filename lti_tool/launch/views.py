@@ -245,7 +245,7 @@ def placeable_items(launch: Launch | None = None) -> dict[str, dict[str, str]]:
     }
     if launch is not None and launch.course_id is not None:
         from lti_tool.cycles.access import visible_trajects
-        from lti_tool.cycles.models import P_COACH, Participant, Traject
+        from lti_tool.cycles.models import KIND_CHILD, P_COACH, Participant, Traject
 
         coached = db.session.scalars(
             visible_trajects(launch.user_id).where(
@@ -258,9 +258,15 @@ def placeable_items(launch: Launch | None = None) -> dict[str, dict[str, str]]:
             )
         ).all()
         for traject in coached:
+            if traject.kind == KIND_CHILD:
+                continue  # a child traject is never announced in a course
+            # Everyone in the course sees the link's title: it must not tell who is coached.
             items[f"traject-{traject.id}"] = {
-                "title": traject.title,
-                "text": _("Coaching traject: opens this traject for its participants"),
+                "title": _("Beeldcoach: coaching traject"),
+                "text": _(
+                    "%(title)s (the course sees only “Beeldcoach: coaching traject”)",
+                    title=traject.title,
+                ),
                 "custom": {"beeldcoach_traject": str(traject.id)},
             }
     return items

@@ -34,8 +34,9 @@ _ANY = "*"
 RULES: dict[str, dict[str, frozenset[str]]] = {
     # The traject's page: steps, dates and texts (not footage).
     "view": {_ANY: frozenset({P_COACH, P_TEACHER, P_MANAGEMENT, P_TEAM_MEMBER})},
-    # Footage: the filmed teacher and the coach (releases to others: privacy issue).
-    "view_footage": {_ANY: frozenset({P_COACH, P_TEACHER})},
+    # Footage: the filmed teacher and the coach. In a team traject nobody but the coach until
+    # the filmed teacher releases a fragment (release rules: privacy issue).
+    "view_footage": {_ANY: frozenset({P_COACH, P_TEACHER}), KIND_TEAM: frozenset({P_COACH})},
     "edit_intake": {
         _ANY: frozenset({P_COACH, P_TEACHER}),
         KIND_TEAM: frozenset({P_COACH, P_MANAGEMENT}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 
@@ -13,6 +14,8 @@ from lti_tool.launch.models import Launch
 from lti_tool.launch.session import api_token, current_launch
 from lti_tool.people.models import ROLE_COACH, Course, Membership, User
 from lti_tool.privacy.access import Forbidden
+
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,14 @@ def require_viewer() -> Viewer:
 
 def register_error_handlers(app: Flask) -> None:
     """Refusals become a page in the person's language, or JSON under /api/."""
+
+    @app.url_value_preprocessor
+    def ids_fit_the_database(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """An id beyond a database integer names nothing: refuse it like any unknown id
+        (PostgreSQL would otherwise fail on it with a 500)."""
+        for value in (values or {}).values():
+            if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                raise Forbidden("view")
 
     @app.errorhandler(NotSignedIn)
     def not_signed_in(exc: NotSignedIn) -> tuple[Response | str, int]:

@@ -186,12 +186,16 @@ def refusal_status(exc: StepRefused) -> int:
 _TIMECODE = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(?:[.,](\d{1,3}))?$")
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_ID = 2**31 - 1
+
+
 def parse_timecode(raw: object, field_name: str) -> int | None:
     """`mm:ss` (or `h:mm:ss`, or whole seconds) as milliseconds; empty is None."""
     text = raw.strip() if isinstance(raw, str) else ""
     if not text:
         return None
-    if text.isdigit() and len(text) <= 6:
+    if _ASCII_DIGITS.fullmatch(text) and len(text) <= 6:
         return int(text) * 1000
     match = _TIMECODE.match(text)
     if match is None or (match.group(1) is not None and int(match.group(2)) > 59):
@@ -232,7 +236,10 @@ def parse_date(form: MultiDict[str, str], name: str) -> date | None:
 
 def parse_int(raw: object) -> int | None:
     text = raw.strip() if isinstance(raw, str) else ""
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    # ASCII digits only ("²".isdigit() is True), and within a database integer.
+    if not _ASCII_DIGITS.fullmatch(text) or len(text) > 10 or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 # --- helpers for pages --------------------------------------------------------------------------
@@ -1080,7 +1087,7 @@ def save_template(traject_id: int) -> Response | tuple[str, int]:
         db.session.rollback()
         # The refusal names a question by its key, or by its place in the list: find its row.
         where = {row["key"]: str(i) for i, row in rows}.get(exc.key)
-        if where is None and exc.key.isdigit() and int(exc.key) < len(rows):
+        if where is None and _ASCII_DIGITS.fullmatch(exc.key) and int(exc.key) < len(rows):
             where = str(rows[int(exc.key)][0])
         state = FormState(
             key="template",

@@ -118,6 +118,8 @@ def test_whole_teacher_traject(course: Course, pair: tuple[User, User]) -> None:
     refused("order", lambda: s.conclude_final(coach.id, t, {"goal_reached": "yes"}))
     s.prepare_final(coach.id, t, "Zichtbaar in cycli 2 en 3", done=True)
     assert s.preparation_for(teacher.id, t).other == "Zichtbaar in cycli 2 en 3"
+    # Having read the other's, neither can rewrite their own.
+    refused("order", lambda: s.prepare_final(coach.id, t, "herschreven", done=True))
     with pytest.raises(Forbidden):
         s.conclude_final(teacher.id, t, {"goal_reached": "yes"})
     refused("required", lambda: s.conclude_final(coach.id, t, {"goal_reached": "maybe"}))
@@ -135,6 +137,8 @@ def test_whole_teacher_traject(course: Course, pair: tuple[User, User]) -> None:
     assert review.visible_in_marker_ids == [marker.id]
     assert review.yield_per_domain["interactie"] == "Meer non-verbaal ontvangen"
     assert traject.status == "completed" and traject.completed_at is not None
+    # A wording cannot be approved once the traject is concluded.
+    refused("order", lambda: s.approve_question(teacher.id, t, draft.id))
     assert s.next_step(traject, {"teacher"})[0] == "done"
 
 

@@ -627,3 +627,30 @@ def test_a_placed_traject_opens_at_launch(school: TestPlatform, coach: Client) -
     other = launch(school, Person("teacher-other", [LEARNER], "Ander"), mutate=placed)
     assert "Geplaatst traject" not in other.start.text  # not a participant: the overview
     assert teacher.start.status_code == 200
+
+
+def test_teacher_reads_the_coachs_analysis_only_once_shared(coach: Client, teacher: Client) -> None:
+    t = create(coach, "teacher", "Analyse pas na delen", teacher="Jeroen Bakker")
+    through_intake(coach, teacher, t)
+    coach.step(f"/trajects/{t}/cycles/1/recorded", {"focus": "Beurtverdeling"})
+    coach.step(f"/trajects/{t}/cycles/1/analysed", {"analysis_notes": "GEHEIME-ANALYSE-1"})
+    assert "GEHEIME-ANALYSE-1" in coach.get(f"/trajects/{t}").text
+    assert "GEHEIME-ANALYSE-1" not in teacher.get(f"/trajects/{t}").text
+    coach.step(f"/trajects/{t}/cycles/1/share")
+    assert "GEHEIME-ANALYSE-1" in teacher.get(f"/trajects/{t}").text
+
+
+def test_odd_digits_and_huge_ids_get_a_clear_answer(coach: Client, teacher: Client) -> None:
+    """ "²".isdigit() is True in Python; ids beyond a database integer break PostgreSQL."""
+    answer = coach.post("/trajects/new", {"kind": "teacher", "title": "x", "teacher_id": "²"})
+    assert answer.status_code == 422
+    t = create(coach, "teacher", "Vreemde cijfers", teacher="Jeroen Bakker")
+    through_intake(coach, teacher, t)
+    coach.step(f"/trajects/{t}/cycles/1/recorded", {"focus": "f"})
+    marker = coach.post(
+        f"/trajects/{t}/cycles/1/markers", {"kind": "strength", "text": "x", "start": "²"}
+    )
+    assert marker.status_code == 422
+    for path in ("/trajects/99999999999", "/trajects/99999999999/cycles/1/kijkwijzer",
+                 "/trajects/99999999999/report"):  # fmt: skip
+        assert coach.get(path).status_code == 403, path
