@@ -686,10 +686,14 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
             "discussed": _l("Agree action points and close cycle %(n)s.", n=cycle.number),
         }
         if cycle.step == "shared":
-            if is_coach:
-                return "wait", _l("The teacher watches the footage and fills in the kijkwijzer.")
-            return "viewing_guide", _l(
-                "Watch your footage of cycle %(n)s and fill in the kijkwijzer.", n=cycle.number
+            if is_allowed(roles, traject.kind, "fill_viewing_guide"):
+                return "viewing_guide", _l(
+                    "Watch your footage of cycle %(n)s and fill in the kijkwijzer.", n=cycle.number
+                )
+            return "wait", _l("The teacher watches the footage and fills in the kijkwijzer.")
+        if cycle.step == "prepared" and not is_allowed(roles, traject.kind, "conversation"):
+            return "wait", _l(
+                "The coaching conversation of cycle %(n)s takes place.", n=cycle.number
             )
         if cycle.step == "prepared":
             return "conversation", _l(
@@ -708,12 +712,16 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
         mine = None
         if review is not None:
             mine = review.coach_prepared_at if is_coach else review.teacher_prepared_at
-        if mine is None:
+        if mine is None and is_allowed(roles, traject.kind, "prepare_final"):
             return "prepare_final", _l("Prepare the final conversation.")
+        if not is_allowed(roles, traject.kind, "prepare_final"):
+            return "wait", _l("The final conversation is being prepared.")
         if is_coach and review is not None and preparations_visible(review):
             return "conclude_final", _l("Record the conclusions of the final conversation.")
         return "wait", _l("The final conversation is being prepared.")
-    return "done", _l("The traject is completed. The final report is ready.")
+    if is_allowed(roles, traject.kind, "view_report"):
+        return "done", _l("The traject is completed. The final report is ready.")
+    return "done", _l("The traject is completed.")
 
 
 assert CYCLE_STEPS[0] == "planned" and CYCLE_STEPS[-1] == "closed"

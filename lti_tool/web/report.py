@@ -68,7 +68,8 @@ def pdf(traject_id: int) -> Response | tuple[str, int]:
         BytesIO(render_pdf(report)),
         mimetype="application/pdf",
         as_attachment=True,
-        download_name=f"{_('final-report')}-{report.traject_id}.pdf",
+        # Outside the f-string: the catalogue extractor does not look inside f-strings.
+        download_name=_("final-report") + f"-{report.traject_id}.pdf",
     )
     # Personal data: no copies in shared caches or the browser's cache.
     response.headers["Cache-Control"] = "no-store"

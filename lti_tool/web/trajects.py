@@ -646,7 +646,11 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
         "preparation": preparation,
         "own_done": own_done,
         "both_prepared": both_prepared,
-        "report_url": report_url(traject) if traject.status == STATUS_COMPLETED else None,
+        "report_url": (
+            report_url(traject)
+            if traject.status == STATUS_COMPLETED and may["view_report"]
+            else None
+        ),
         "kind_labels": KIND_LABELS,
         "status_labels": STATUS_LABELS,
         "role_labels": ROLE_LABELS,
