@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 WANT_TEST=0
-[ "${1:-}" = "--test" ] && WANT_TEST=1
+if [ "${1:-}" = "--test" ]; then WANT_TEST=1; fi
 
 PYTHON="${PYTHON:-python3}"
 apt_install() {
@@ -39,14 +39,17 @@ fi
 if ! "$PYTHON" -c "import venv, ensurepip" 2>/dev/null; then
   missing+=(python3-venv)
 fi
-[ "${#missing[@]}" -gt 0 ] && apt_install "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 # Reinstall only when the project's requirements changed.
-extras=""; [ "$WANT_TEST" = 1 ] && extras="[test]"
-stamp=".venv/.installed$( [ "$WANT_TEST" = 1 ] && echo -test )"
+if [ "$WANT_TEST" = 1 ]; then
+  extras="[test]"; stamp=".venv/.installed-test"
+else
+  extras=""; stamp=".venv/.installed"
+fi
 digest="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
