@@ -18,6 +18,10 @@ NAMING_CONVENTION = {
 }
 
 
+#: The largest id a database integer column holds (PostgreSQL fails on larger values).
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

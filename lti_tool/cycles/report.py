@@ -292,13 +292,14 @@ def time_code(start_ms: int | None, end_ms: int | None = None) -> str | None:
     """0:14, 1:02:03, or a segment 0:14–0:20."""
     if start_ms is None:
         return None
-    start = _clock(start_ms)
-    if end_ms is not None and end_ms > start_ms and _clock(end_ms) != start:
-        return f"{start}–{_clock(end_ms)}"
+    start = clock(start_ms)
+    if end_ms is not None and end_ms > start_ms and clock(end_ms) != start:
+        return f"{start}–{clock(end_ms)}"
     return start
 
 
-def _clock(ms: int) -> str:
+def clock(ms: int) -> str:
+    """Milliseconds as 0:14 or 1:02:03 (used by the report and the traject pages)."""
     seconds = ms // 1000
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)

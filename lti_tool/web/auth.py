@@ -8,14 +8,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 
 from lti_tool.cycles.services import StepRefused
-from lti_tool.db import db
+from lti_tool.db import MAX_ID, db
 from lti_tool.launch.errors import REASONS, LaunchRefused
 from lti_tool.launch.models import Launch
 from lti_tool.launch.session import api_token, current_launch
 from lti_tool.people.models import ROLE_COACH, Course, Membership, User
 from lti_tool.privacy.access import Forbidden
-
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)

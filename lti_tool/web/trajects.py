@@ -45,6 +45,7 @@ from lti_tool.cycles.models import (
     Marker,
     Traject,
 )
+from lti_tool.cycles.report import clock
 from lti_tool.cycles.services import StepRefused
 from lti_tool.cycles.tags import active_tags
 from lti_tool.cycles.viewing_guides import (
@@ -53,7 +54,7 @@ from lti_tool.cycles.viewing_guides import (
     save_traject_template,
     template_for,
 )
-from lti_tool.db import db
+from lti_tool.db import MAX_ID, db
 from lti_tool.people.models import ROLE_ADMIN, ROLE_COACH, Course, User
 from lti_tool.people.services import course_members
 from lti_tool.privacy.access import ACTIONS, Forbidden, is_allowed
@@ -187,7 +188,6 @@ _TIMECODE = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(?:[.,](\d{1,3}))?$"
 
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
-MAX_ID = 2**31 - 1
 
 
 def parse_timecode(raw: object, field_name: str) -> int | None:
@@ -210,14 +210,7 @@ def parse_timecode(raw: object, field_name: str) -> int | None:
 
 
 def format_timecode(ms: object) -> str:
-    if not isinstance(ms, int):
-        return ""
-    seconds = ms // 1000
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{seconds:02d}"
-    return f"{minutes}:{seconds:02d}"
+    return clock(ms) if isinstance(ms, int) else ""
 
 
 def parse_date(form: MultiDict[str, str], name: str) -> date | None:
