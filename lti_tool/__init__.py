@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -80,19 +80,26 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from lti_tool.cycles import models as _cycles_models  # noqa: F401
     from lti_tool.launch import models as _launch_models  # noqa: F401
     from lti_tool.launch.views import bp as lti_bp
+    from lti_tool.media import models as _media_models  # noqa: F401
+    from lti_tool.outcomes import models as _outcomes_models  # noqa: F401
     from lti_tool.people import models as _people_models  # noqa: F401
+    from lti_tool.privacy import models as _privacy_models  # noqa: F401
     from lti_tool.web.admin import bp as admin_bp
     from lti_tool.web.api import bp as api_bp
+    from lti_tool.web.footage import bp as footage_bp
+    from lti_tool.web.media import bp as media_bp
+    from lti_tool.web.player_api import bp as player_api_bp
+    from lti_tool.web.pop import bp as pop_bp
+    from lti_tool.web.privacy import bp as privacy_bp
     from lti_tool.web.report import bp as report_bp
     from lti_tool.web.trajects import bp as trajects_bp
     from lti_tool.web.views import bp as web_bp
 
-    app.register_blueprint(lti_bp)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(trajects_bp)
-    app.register_blueprint(report_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(api_bp)
+    for blueprint in (
+        lti_bp, web_bp, trajects_bp, report_bp, admin_bp, api_bp, footage_bp, player_api_bp,
+        media_bp, pop_bp, privacy_bp,
+    ):  # fmt: skip
+        app.register_blueprint(blueprint)
     from lti_tool.web.auth import register_error_handlers
 
     register_error_handlers(app)
@@ -105,28 +112,45 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     celery_init_app(app)
 
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        # Launch and start links carry one-time tokens: never leak them to other sites.
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    from lti_tool.privacy.headers import init_security_headers
+    from lti_tool.privacy.ratelimit import init_rate_limits
 
+    # Content-Security-Policy (frame-ancestors: the registered platforms), HSTS, referrer and
+    # sniffing rules; rate limits on launch and upload (privacy/headers.py, ratelimit.py).
+    init_security_headers(app)
+    init_rate_limits(app)
     return app
 
 
+# Paths that carry a signed token as a segment (media links): the token is replaced in logs.
+_PATH_TOKEN = re.compile(r"(/media/(?:s|hls|vtt)/)[^/\s?]+")
+
+
+def redact(text: str) -> str:
+    """A request line or path without tokens: no query string, no signed path segment."""
+    text = re.sub(r"(\S+?)\?\S*", r"\1?…", text, count=1)
+    return _PATH_TOKEN.sub(r"\1…", text)
+
+
 class _NoQueryStrings(logging.Filter):
-    """The development server logs request lines: keep query strings (tokens) out of them."""
+    """Request lines (the development server's, gunicorn's access log) without tokens: no query
+    strings (launch and start tokens) and no signed media path segments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
+            # Request lines may come wrapped in colour codes (werkzeug colours by status).
             record.args = tuple(
-                re.sub(r"(\S+?)\?\S*", r"\1?…", a, count=1)
-                if isinstance(a, str) and a.startswith(("GET ", "POST ", "HEAD "))
-                else a
-                for a in record.args
+                redact(a) if isinstance(a, str) and " HTTP/" in a else a for a in record.args
             )
+        elif isinstance(record.args, dict):  # gunicorn's access log atoms
+            record.args = {
+                k: ("…" if k == "q" and v else redact(v))
+                if isinstance(v, str) and k in ("r", "U", "q")
+                else v
+                for k, v in record.args.items()
+            }
         return True
 
 
 logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
+logging.getLogger("gunicorn.access").addFilter(_NoQueryStrings())

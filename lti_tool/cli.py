@@ -1,4 +1,4 @@
-"""The `beeldcoach` command group (a Flask CLI group): db, platform, keys, serve, worker."""
+"""The `beeldcoach` command group (a Flask CLI group): db, platform, keys, media, serve, worker."""
 
 from __future__ import annotations
 
@@ -199,10 +199,14 @@ def keys_list() -> None:
 # --- running ------------------------------------------------------------------------------
 
 
-def _worker_argv(loglevel: str = "INFO", concurrency: int | None = None) -> list[str]:
+def _worker_argv(
+    loglevel: str = "INFO", concurrency: int | None = None, beat: bool = False
+) -> list[str]:
     argv = ["worker", f"--loglevel={loglevel}"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv.append("--beat")
     return argv
 
 
@@ -225,14 +229,62 @@ def demo_seed() -> None:
     click.echo("demo school ready")
 
 
+# --- media ----------------------------------------------------------------------------------
+
+
+@main.group()
+def media() -> None:
+    """The video pipeline, for operators and support."""
+
+
+@media.command("transcode")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("out_dir", metavar="OUTDIR", type=click.Path(file_okay=False))
+def media_transcode(input_path: str, out_dir: str) -> None:
+    """Run the pipeline on one file without the web app: a JSON summary on stdout (remux or
+    re-encode, durations, files written), or a clear message and a non-zero exit."""
+    from lti_tool.media.transcode import main as transcode
+
+    sys.exit(transcode([input_path, out_dir]))
+
+
+# --- privacy --------------------------------------------------------------------------------
+
+
+@main.group()
+def privacy() -> None:
+    """Retention and the audit log, for operators (docs/privacy.md)."""
+
+
+@privacy.command("retention")
+@click.option("--dry-run", is_flag=True, help="List what would go and when; delete nothing.")
+@with_appcontext
+def privacy_retention(dry_run: bool) -> None:
+    """Run the retention rules now (the daily job does the same), or list them (--dry-run):
+    one JSON object per line (item, reason, due date, held)."""
+    from lti_tool.privacy.retention import plan, run
+
+    if dry_run:
+        for item in plan():
+            click.echo(json.dumps(item.as_json()))
+        return
+    done = run()
+    if done is None:
+        raise click.ClickException("another retention run is in progress")
+    click.echo(json.dumps({"run": done.id, "deleted": done.deleted, "held": done.held}))
+
+
 @main.command("worker")
 @click.option("--loglevel", default="INFO")
 @click.option("--concurrency", type=int, default=None, help="Processes (default: CPU count).")
+@click.option(
+    "--beat", is_flag=True, help="Also run the periodic jobs (daily retention); on one worker only."
+)
 @with_appcontext
-def worker(loglevel: str, concurrency: int | None) -> None:
+def worker(loglevel: str, concurrency: int | None, beat: bool) -> None:
     """Run a Celery worker against the configured broker."""
     celery_app = current_app.extensions["celery"]
-    celery_app.worker_main(_worker_argv(loglevel, concurrency))
+    celery_app.worker_main(_worker_argv(loglevel, concurrency, beat))
 
 
 @main.command("serve")
@@ -260,8 +312,10 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     env = dict(os.environ, BEELDCOACH_INSTANCE_PATH=settings.instance_path)
     worker_proc = None
     if not no_worker:
+        # With beat: the embedded default has no other scheduler for the daily retention run.
         worker_proc = subprocess.Popen(
-            [sys.executable, "-m", "lti_tool.cli", "worker", "--concurrency=1"], env=env
+            [sys.executable, "-m", "lti_tool.cli", "worker", "--concurrency=1", "--beat"],
+            env=env,
         )
 
     def stop(*_: Any) -> None:

@@ -15,9 +15,12 @@ class Job(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # What the job works on ("recording", 12): the page shows its progress, "retry" requeues it.
+    subject_kind: Mapped[str | None] = mapped_column(sa.String(32))
+    subject_id: Mapped[int | None]
     status: Mapped[str] = mapped_column(sa.String(16), default="queued")
     percent: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(sa.Text)  # a reason code, translated on the page
     attempts: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

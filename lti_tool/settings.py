@@ -38,6 +38,30 @@ class Settings:
     # Hosts allowed to register by LTI Dynamic Registration, comma separated ("*" for any).
     # Empty: any host in development, none in production (an operator must opt in).
     registration_hosts: str = ""
+    storage: str = "local"  # where media live: "local" (media_dir) or "s3" (the s3_* settings)
+    s3_bucket: str = ""  # the bucket holding recordings and renditions (storage = "s3")
+    s3_endpoint_url: str = ""  # an S3-compatible server (MinIO, Garage...); empty: AWS itself
+    s3_region: str = "us-east-1"  # the bucket's region (signing needs it even off AWS)
+    s3_prefix: str = ""  # a folder inside the bucket for every key, e.g. "beeldcoach/"
+    media_url_ttl: int = 900  # seconds a signed media URL stays valid
+    # nginx internal location for X-Accel-Redirect, e.g. "/protected-media/"; empty: the app
+    # sends the bytes itself (fine for development, slow under load: see config/nginx.conf).
+    media_accel_prefix: str = ""
+    upload_dir: str = ""  # tus staging folder; empty: uploads/ in the instance folder
+    upload_max_bytes: int = 8 * 1024**3  # the largest recording one may upload
+    upload_expiry_hours: int = 72  # an unfinished upload is purged this long after it began
+    # Privacy (docs/privacy.md). One audit row per person, item and launch per this many seconds.
+    audit_view_window: int = 600
+    # Requests per minute per client address; 0 turns a limit off. Generous: a school behind
+    # one NAT address launches together at 8:30.
+    rate_limit_launch: int = 600  # /lti/login and /lti/launch
+    rate_limit_upload: int = 1200  # /api/uploads (creation and every chunk)
+    # Where the limiter counts: "redis" (the broker's Redis), "database", or "" (Redis when the
+    # broker is Redis, else the database).
+    rate_limit_storage: str = ""
+    hsts_max_age: int = 365 * 24 * 3600  # Strict-Transport-Security on https answers
+    export_ttl_hours: int = 72  # a personal-data export can be downloaded this long
+    retention_hour: int = 3  # the daily retention job runs at this hour (UTC)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +114,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         settings.database_url = f"sqlite:///{instance / 'beeldcoach.db'}"
     if not settings.media_dir:
         settings.media_dir = str(instance / "media")
+    if not settings.upload_dir:
+        settings.upload_dir = str(instance / "uploads")
     if not settings.secret_key:
         settings.secret_key = _instance_secret(instance)
     return settings

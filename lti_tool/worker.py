@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,19 @@ from lti_tool.db import db
 EMBEDDED = "filesystem://"
 
 
+# Redis redelivers an unacknowledged task (acks late) after this many seconds: a killed worker's
+# task runs again after at most this long. Every media task is kept well under it (a recording
+# is split into segments of seconds of work), and a task that overruns it only runs twice
+# (tasks are idempotent).
+REDIS_VISIBILITY_TIMEOUT = 1800
+
+
 def broker_settings(instance_path: str, broker_url: str) -> dict[str, Any]:
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {
+            "broker_url": broker_url,
+            "broker_transport_options": {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT},
+        }
     if broker_url:
         return {"broker_url": broker_url}
     root = Path(instance_path) / "broker"
@@ -35,6 +48,25 @@ def broker_settings(instance_path: str, broker_url: str) -> dict[str, Any]:
             "data_folder_out": str(queue),
             "processed_folder": str(processed),
             "store_processed": False,
+        },
+    }
+
+
+def beat_schedule(retention_hour: int = 3) -> dict[str, dict[str, Any]]:
+    """The daily retention run (privacy.retention) at retention_hour:15 UTC, and hourly
+    housekeeping: abandoned uploads (up to 8 GB each) and expired login states."""
+    return {
+        "privacy-retention-daily": {
+            "task": "privacy.apply_retention",
+            "schedule": crontab(hour=retention_hour % 24, minute=15),
+        },
+        "media-purge-expired-uploads": {
+            "task": "media.purge_expired_uploads",
+            "schedule": crontab(minute=40),
+        },
+        "lti-purge-expired-states": {
+            "task": "lti.purge_expired_states",
+            "schedule": crontab(minute=45),
         },
     }
 
@@ -59,7 +91,12 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        imports=("lti_tool.tasks",),
+        imports=("lti_tool.tasks", "lti_tool.media.tasks", "lti_tool.privacy.tasks"),
+        # Periodic jobs (run by `beeldcoach worker --beat`, or `celery beat`; `serve` starts its
+        # embedded worker with beat). Each takes its own lock, so two beats cannot double up.
+        beat_schedule=beat_schedule(settings.retention_hour),
+        beat_schedule_filename=str(Path(settings.instance_path) / "celerybeat-schedule"),
+        timezone="UTC",
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app

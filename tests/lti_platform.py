@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +32,14 @@ TEACHING_ASSISTANT = MEMBERSHIP + "TeachingAssistant"
 LEARNER = MEMBERSHIP + "Learner"
 INSTITUTION_ADMIN = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 SYSTEM_ADMIN = "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"
+
+
+AGS_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+AGS_LINEITEM_READ = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 
 
 class LoopbackBrowser(requests.Session):
@@ -104,8 +113,35 @@ class TestPlatform:
     registration_answer: dict[str, Any] | None = None
     registration_status: int = 200
     config_override: dict[str, Any] = field(default_factory=dict)
+    # --- LTI Advantage services (AGS, NRPS) and the OAuth2 token endpoint -------------------
+    token_ttl: int = 3600
+    granted_scopes: tuple[str, ...] = (
+        AGS_LINEITEM,
+        AGS_LINEITEM_READ,
+        AGS_SCORE,
+        NRPS_SCOPE,
+    )
+    token_requests: list[dict[str, Any]] = field(default_factory=list)
+    tokens: dict[str, tuple[set[str], float]] = field(default_factory=dict)
+    used_jtis: set[str] = field(default_factory=set)
+    # context id -> line items, in the order made ({"id", "label", "scoreMaximum", ...})
+    line_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    lineitem_page_size: int = 2
+    lineitem_posts: int = 0
+    # line item URL -> scores as stored, in the order received
+    scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    score_posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Answers for the next score POSTs: 500 (not stored), "store-500" (stored, then 500: the
+    # tool never hears it landed), any status. Consumed in order.
+    score_failures: list[int | str] = field(default_factory=list)
+    # context id -> members ({"user_id", "roles", "status", "name", ...})
+    members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    nrps_page_size: int = 2
+    nrps_requests: list[str] = field(default_factory=list)
+    placed_links: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._lock = threading.RLock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self._server.server_port}"
         if not self.issuer:
@@ -194,8 +230,208 @@ class TestPlatform:
             return _json(answer)
         if request.path == "/deep-link-return" and request.method == "POST":
             self.deep_link_returns.append(request.form["JWT"])
+            self._place(request.form["JWT"])
             return Response("placed", mimetype="text/plain")
+        with self._lock:
+            return self._services(request)
+
+    # --- the platform's side of deep linking ------------------------------------------------
+
+    def _place(self, token: str) -> None:
+        """As Moodle does: each placed link becomes a resource link; a link with a lineItem gets
+        its gradebook column, which later launches of the link name in the AGS claim."""
+        body = jwt.decode(token, options={"verify_signature": False})
+        for item in body.get(DL + "content_items", []):
+            link_id = "placed-" + uuid.uuid4().hex[:8]
+            placed = {"resource_link_id": link_id, "custom": item.get("custom") or {},
+                      "title": item.get("title"), "lineitem": None}  # fmt: skip
+            line_item = item.get("lineItem")
+            if line_item:
+                with self._lock:
+                    made = self._make_line_item(
+                        "course-1", {**line_item, "resourceLinkId": link_id}
+                    )
+                placed["lineitem"] = made["id"]
+            self.placed_links.append(placed)
+
+    # --- OAuth2 token endpoint and the LTI Advantage services --------------------------------
+
+    def service_claims(
+        self, context_id: str = "course-1", lineitem: str | None = None, nrps: bool = True
+    ) -> dict[str, Any]:
+        """The AGS and NRPS claims a launch from this context carries (Moodle's shape)."""
+        claims: dict[str, Any] = {
+            AGS_CLAIM: {
+                "scope": [AGS_LINEITEM, AGS_LINEITEM_READ, AGS_SCORE],
+                "lineitems": f"{self.base}/ags/{context_id}/lineitems?type_id=7",
+            }
+        }
+        if lineitem:
+            claims[AGS_CLAIM]["lineitem"] = lineitem
+        if nrps:
+            claims[NRPS_CLAIM] = {
+                # Mixed case on purpose: a client that lower-cases the URL gets 404s.
+                "context_memberships_url": f"{self.base}/NRPS/{context_id.upper()}/Members"
+                "?Limit=2&Sig=AbC",
+                "service_versions": ["2.0"],
+            }
+        return claims
+
+    def _services(self, request: Request) -> Response:
+        if request.path == "/token" and request.method == "POST":
+            return self._token(request)
+        parts = request.path.strip("/").split("/")
+        if parts[0] == "ags" and len(parts) >= 3:
+            return self._ags(request, parts)
+        if parts[0] == "NRPS" and len(parts) == 3 and parts[2] == "Members":
+            return self._nrps(request, parts[1])
         return Response("not found", status=404)
+
+    def _token(self, request: Request) -> Response:
+        form = request.form
+        self.token_requests.append(dict(form))
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return _json({"error": "unsupported_grant_type"}, 400)
+        assertion = form.get("client_assertion", "")
+        try:
+            # The tool's signature, checked for real against its published key set.
+            keys = jwt.PyJWKClient(self.tool_base + "/lti/jwks", cache_jwk_set=False)
+            key = keys.get_signing_key_from_jwt(assertion)
+            claims = jwt.decode(
+                assertion, key.key, algorithms=["RS256"], audience=self.token_url,
+                issuer=self.client_id, options={"require": ["exp", "iat", "jti", "sub"]},
+            )  # fmt: skip
+        except jwt.PyJWTError as exc:
+            return _json({"error": "invalid_client", "detail": str(exc)}, 401)
+        if claims["sub"] != self.client_id or claims["jti"] in self.used_jtis:
+            return _json({"error": "invalid_client"}, 401)
+        self.used_jtis.add(claims["jti"])
+        scopes = set(form.get("scope", "").split())
+        if not scopes or not scopes <= set(self.granted_scopes):
+            return _json({"error": "invalid_scope"}, 400)
+        token = "at-" + uuid.uuid4().hex
+        self.tokens[token] = (scopes, time.time() + self.token_ttl)
+        return _json({"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl,
+                      "scope": " ".join(sorted(scopes))})  # fmt: skip
+
+    def _authorized(self, request: Request, *needed: str) -> Response | None:
+        header = request.headers.get("Authorization", "")
+        granted = self.tokens.get(header[7:]) if header.startswith("Bearer ") else None
+        if granted is None or granted[1] < time.time():
+            return _json({"error": "invalid_token"}, 401)
+        if not set(needed) & granted[0]:
+            return _json({"error": "insufficient_scope"}, 403)
+        return None
+
+    def _make_line_item(self, context_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        items = self.line_items.setdefault(context_id, [])
+        number = sum(len(v) for v in self.line_items.values()) + 1
+        item = {**body, "id": f"{self.base}/ags/{context_id}/lineitems/{number}/lineitem?type_id=7"}
+        items.append(item)
+        return item
+
+    def _ags(self, request: Request, parts: list[str]) -> Response:
+        context_id = parts[1]
+        if parts[2:] == ["lineitems"] and request.method == "GET":
+            denied = self._authorized(request, AGS_LINEITEM, AGS_LINEITEM_READ)
+            if denied:
+                return denied
+            items = [
+                i for i in self.line_items.get(context_id, [])
+                if all(i.get(k) == request.args[a] for a, k in (
+                    ("resource_id", "resourceId"), ("resource_link_id", "resourceLinkId"),
+                    ("tag", "tag")) if a in request.args)
+            ]  # fmt: skip
+            page = int(request.args.get("page", "1"))
+            size = self.lineitem_page_size
+            response = _json(items[(page - 1) * size : page * size])
+            response.headers["Content-Type"] = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+            if page * size < len(items):
+                args = {**request.args.to_dict(), "page": str(page + 1)}
+                query = "&".join(f"{k}={v}" for k, v in args.items())
+                response.headers["Link"] = f'<{self.base}{request.path}?{query}>; rel="next"'
+            return response
+        if parts[2:] == ["lineitems"] and request.method == "POST":
+            denied = self._authorized(request, AGS_LINEITEM)
+            if denied:
+                return denied
+            body = request.get_json(force=True)
+            if not body.get("label") or not isinstance(body.get("scoreMaximum"), int | float):
+                return _json({"error": "label and scoreMaximum are required"}, 400)
+            self.lineitem_posts += 1
+            return _json(self._make_line_item(context_id, body), 201)
+        if len(parts) == 6 and parts[2] == "lineitems" and parts[4:] == ["lineitem", "scores"]:
+            denied = self._authorized(request, AGS_SCORE)
+            if denied:
+                return denied
+            return self._score(request, context_id)
+        return Response("not found", status=404)
+
+    def _score(self, request: Request, context_id: str) -> Response:
+        """Moodle's rules: the required fields, a gradable user, scoreGiven with scoreMaximum,
+        and a timestamp later (to the second) than the stored score's, else 409."""
+        if request.mimetype != "application/vnd.ims.lis.v1.score+json":
+            return _json({"error": "wrong content type"}, 415)
+        body = request.get_json(force=True)
+        lineitem = self.base + request.path.rsplit("/scores", 1)[0] + "?type_id=7"
+        if request.query_string.decode() != "type_id=7":
+            return _json({"error": "the line item's query was lost"}, 400)
+        self.score_posts.append((len(self.score_posts), body))
+        required = ("userId", "timestamp", "activityProgress", "gradingProgress")
+        if any(not body.get(k) for k in required):
+            return _json({"error": "Incorrect score received"}, 400)
+        if "scoreGiven" in body and "scoreMaximum" not in body:
+            return _json({"error": "scoreMaximum is required with scoreGiven"}, 400)
+        member = next(
+            (m for m in self.members.get(context_id, []) if m["user_id"] == body["userId"]), None
+        )
+        if member is None or LEARNER not in member["roles"]:
+            return _json({"error": "user is not gradable"}, 400)
+        failure = self.score_failures.pop(0) if self.score_failures else None
+        if failure is not None and failure != "store-500":
+            return _json({"error": "simulated"}, int(failure))
+        stored = self.scores.setdefault(lineitem, [])
+        previous = [s for s in stored if s["userId"] == body["userId"]]
+        when = int(datetime.fromisoformat(body["timestamp"]).timestamp())
+        if previous and when <= int(datetime.fromisoformat(previous[-1]["timestamp"]).timestamp()):
+            return _json({"error": "score timestamp not later than the stored one"}, 409)
+        stored.append(body)
+        if failure == "store-500":
+            return _json({"error": "simulated after storing"}, 500)
+        return Response(status=204)
+
+    def _nrps(self, request: Request, context: str) -> Response:
+        self.nrps_requests.append(request.url)
+        denied = self._authorized(request, NRPS_SCOPE)
+        if denied:
+            return denied
+        if request.args.get("Sig") != "AbC":  # a lower-cased query fails here
+            return _json({"error": "bad signature"}, 400)
+        members = next((v for k, v in self.members.items() if k.upper() == context), None)
+        if members is None:
+            return Response("not found", status=404)
+        page = int(request.args.get("Page", "1"))
+        size = int(request.args.get("Limit", str(self.nrps_page_size)))
+        chunk = members[(page - 1) * size : page * size]
+        response = _json({"id": request.url, "context": {"id": context}, "members": chunk})
+        response.headers["Content-Type"] = (
+            "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+        )
+        last = max(1, -(-len(members) // size))
+        links = [f'<{self.base}/NRPS/{context}/Members?Limit={size}&Sig=AbC&Page={last}>; '
+                 'rel="last"']  # fmt: skip
+        if page < last:
+            # Page 2 names its next page relative to the server, in mixed-case rel.
+            target = f"/NRPS/{context}/Members?Limit={size}&Sig=AbC&Page={page + 1}"
+            url = target if page == 2 else self.base + target
+            rel = "Next" if page == 2 else "next"
+            links.insert(0, f'<{url}>; rel="{rel}"; title="Page {page + 1}, of {last}"')
+        response.headers["Link"] = ", ".join(links)
+        return response
 
     # --- registering with the tool (the CLI does it in most tests) ------------------------
 

@@ -43,7 +43,12 @@ def test_upgrade_downgrade_upgrade(fresh_app: Flask) -> None:
             "platforms", "deployments", "tool_keys", "oidc_states", "launches", "users",
             "courses", "memberships", "jobs", "trajects", "participants", "intakes",
             "development_questions", "cycles", "viewing_guides", "viewing_guide_templates",
-            "markers", "marker_tags", "action_points", "final_reviews",
+            "markers", "marker_tags", "action_points", "final_reviews", "uploads",
+            "recordings", "recording_segments", "montages", "pop_contributions", "pop_versions",
+            "resource_links", "service_tokens", "line_items", "score_sends", "course_rosters",
+            "roster_members", "consents", "objections", "footage_privacy", "releases",
+            "audit_events", "privacy_policies", "legal_holds", "deletion_records",
+            "retention_runs", "data_exports", "rate_limit_hits",
         }  # fmt: skip
         assert expected <= _tables(fresh_app)
         downgrade(directory=directory, revision="base")

@@ -20,6 +20,9 @@ from lti_tool.worker import enqueue_after_commit
 
 @pytest.fixture(scope="module")
 def worker(app: Flask, instance_path: Path, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    # Tasks that earlier tests queued without a worker (scores for test platforms long gone,
+    # say) would otherwise run first and hold up this worker.
+    app.extensions["celery"].control.purge()
     env = dict(
         os.environ,
         BEELDCOACH_INSTANCE_PATH=str(instance_path),
@@ -85,3 +88,12 @@ def test_task_is_dropped_when_the_transaction_rolls_back(
         _wait_for(probe.id, "ready")
         db.session.expire_all()
         assert db.session.get(Job, job.id).status == "queued"  # type: ignore[union-attr]
+
+
+def test_every_periodic_job_names_a_registered_task(app: Flask) -> None:
+    celery_app = app.extensions["celery"]
+    celery_app.loader.import_default_modules()
+    schedule = celery_app.conf.beat_schedule
+    assert {"privacy-retention-daily", "media-purge-expired-uploads"} <= set(schedule)
+    for entry in schedule.values():
+        assert entry["task"] in celery_app.tasks, entry["task"]

@@ -3,13 +3,16 @@ in the order DOMAIN.md gives ("The final conversation's report"), for the HTML p
 
 Strength first: per cycle the moments of strength come before the opportunities, and moments are
 named, never counted. Nothing here points at footage outside the tool: a moment carries its time
-code as text, and `still_url` stays None until the media issue provides still frames.
+code as text, and a moment of strength carries its still frame as a `data:` URL (`_still_url`).
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 import sqlalchemy as sa
 
@@ -22,7 +25,10 @@ from lti_tool.cycles.models import (
     Traject,
 )
 from lti_tool.db import db
+from lti_tool.media.storage import get_storage
 from lti_tool.people.models import Course, User
+
+logger = logging.getLogger(__name__)
 
 # Markers of kind "question" are working notes of the conversation, not part of the report.
 REPORTED_MARKER_KINDS = ("strength", "opportunity")
@@ -283,9 +289,42 @@ def _moment(marker: Marker, cycle_number: int, include_stills: bool) -> ReportMo
 
 
 def _still_url(marker: Marker) -> str | None:
-    """Hook for the media issue: a still frame of this moment, where the footage still exists
-    and consent allows. There are no stills yet, and none are faked."""
-    return None
+    """The still frame of a moment of strength, as a `data:` URL (the PDF fetches nothing from
+    outside): the frame at the marker's time code in the video it was made on, where that
+    video still exists, is rendered and was shared with the teacher. None otherwise; nothing
+    is faked. Stills are made once and kept with the footage, so they go when it goes."""
+    if marker.kind != "strength" or marker.start_ms is None or marker.media_id is None:
+        return None
+    from lti_tool.media import services as media  # imports flow cycles -> media
+    from lti_tool.media.models import Montage, Recording
+
+    item: Recording | Montage | None
+    if marker.media_kind == "recording":
+        item = db.session.get(Recording, marker.media_id)
+    elif marker.media_kind == "montage":
+        item = db.session.get(Montage, marker.media_id)
+    else:
+        return None
+    if item is None or item.cycle_id != marker.cycle_id or item.rendition_key is None:
+        return None
+    cycle = db.session.get(Cycle, item.cycle_id)
+    shared = (
+        item.shared_at is not None
+        if isinstance(item, Montage)
+        else cycle is not None and cycle.shared_at is not None
+    )
+    fps, count = item.fps, item.frame_count
+    if not shared or fps is None or not count:
+        return None
+    frame = min(int(Fraction(marker.start_ms, 1000) * fps), count - 1)
+    try:
+        key = media.make_still(item, marker.media_kind, frame)
+        with get_storage().open(key) as still:
+            data = still.read()
+    except Exception:  # a still is a nicety: the report stands without it
+        logger.warning("no still for marker %s", marker.id, exc_info=True)
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def time_code(start_ms: int | None, end_ms: int | None = None) -> str | None:

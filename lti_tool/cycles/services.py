@@ -51,6 +51,7 @@ from lti_tool.cycles.viewing_guides import AnswerRefused, template_for, validate
 from lti_tool.db import db, utcnow
 from lti_tool.people.models import Course, Membership
 from lti_tool.privacy.access import is_allowed
+from lti_tool.privacy.services import consent_scopes
 
 MAX_CYCLES = 8
 
@@ -115,6 +116,14 @@ ROLES_BY_KIND = {
 }
 #: The course role a participant role needs.
 COURSE_ROLE_FOR = {P_COACH: "coach", P_TEACHER: "teacher"}
+
+
+def _progressed(traject: Traject, event: str) -> None:
+    """Outcomes hook: the traject started, closed a cycle or completed; the platform hears of
+    it through AGS after the commit (lti_tool.outcomes.services.traject_progressed)."""
+    from lti_tool.outcomes.services import traject_progressed  # outcomes imports this module
+
+    traject_progressed(traject, event)
 
 
 # --- trajects and participants ---------------------------------------------------------------
@@ -197,6 +206,13 @@ def add_participant(
     if role not in ROLES_BY_KIND[traject.kind]:
         raise StepRefused(
             "role", _l("This role does not take part in this kind of traject."), "role"
+        )
+    if role == "external" and "external" not in consent_scopes(traject.id):
+        # Privacy: externals join only once the parents' consent covers them.
+        raise StepRefused(
+            "consent",
+            _l("External professionals join only once the parents' consent covers them."),
+            "role",
         )
     if role == P_TEACHER and any(p.role == P_TEACHER for p in traject.participants):
         raise StepRefused("role", _l("This traject already has its teacher."), "role")
@@ -315,6 +331,7 @@ def complete_intake(actor_id: int, traject_id: int) -> Traject:
             db.session.add(Cycle(traject_id=traject.id, number=number))
     db.session.flush()
     db.session.refresh(traject)
+    _progressed(traject, "started")
     return traject
 
 
@@ -375,6 +392,9 @@ def share(actor_id: int, traject_id: int, number: int) -> Cycle:
     _expect(cycle, "analysed")
     cycle.shared_at = utcnow()
     cycle.step = "shared"
+    from lti_tool.cycles.footage import share_footage  # footage imports this module
+
+    share_footage(cycle)
     if cycle.viewing_guide is None:
         cycle.viewing_guide = ViewingGuide(
             author_id=actor_id, questions=template_for(traject), answers={}
@@ -447,9 +467,13 @@ def add_marker(actor_id: int, traject_id: int, number: int, form: dict[str, Any]
     ):
         raise StepRefused("tags", _l("Choose tags from the list."), "tags")
     media_kind, media_id = form.get("media_kind"), form.get("media_id")
-    # What the marker points at (the media issue will check that it exists in this cycle).
-    if media_kind not in (None, "recording", "montage") or (
-        media_id is not None and (not isinstance(media_id, int) or media_id < 1)
+    # What the marker points at: a recording or montage of this very cycle.
+    from lti_tool.cycles.footage import media_exists_in_cycle  # footage imports this module
+
+    if (
+        media_kind not in (None, "recording", "montage")
+        or (media_id is not None and (not isinstance(media_id, int) or media_id < 1))
+        or not media_exists_in_cycle(cycle, media_kind, media_id)
     ):
         raise StepRefused("media", _l("This recording is not available."), "media_id")
     marker = Marker(
@@ -519,6 +543,7 @@ def close_cycle(actor_id: int, traject_id: int, number: int, form: dict[str, Any
     if is_last:
         _start_final(traject)
     db.session.flush()
+    _progressed(traject, f"cycle-{number}")
     return cycle
 
 
@@ -650,6 +675,7 @@ def conclude_final(actor_id: int, traject_id: int, form: dict[str, Any]) -> Fina
     traject.status = STATUS_COMPLETED
     traject.completed_at = review.concluded_at
     db.session.flush()
+    _progressed(traject, "completed")
     return review
 
 
@@ -725,3 +751,58 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
 
 
 assert CYCLE_STEPS[0] == "planned" and CYCLE_STEPS[-1] == "closed"
+
+
+# --- the player: a person's own markers -------------------------------------------------------
+
+MARKER_EDIT_FIELDS = ("kind", "text", "teacher_words", "tags", "domain", "start_ms", "end_ms")
+
+
+def _own_marker(actor_id: int, traject_id: int, number: int, marker_id: int) -> Marker:
+    """The actor's own marker of this cycle, while the cycle is open (after it is closed the
+    markers are the record the final report draws on)."""
+    traject = require(actor_id, traject_id, "conversation")
+    cycle = next((c for c in traject.cycles if c.number == number), None)
+    if cycle is None:
+        raise StepRefused("not_found", _l("This cycle does not exist."))
+    marker = db.session.get(Marker, marker_id)
+    if marker is None or marker.cycle_id != cycle.id:
+        raise StepRefused("not_found", _l("This marker does not belong to the cycle."))
+    if marker.author_id != actor_id:
+        raise StepRefused("forbidden", _l("You can change only your own markers."))
+    if traject.status != STATUS_CYCLES or cycle.step == "closed":
+        raise StepRefused("order", _l("Markers of a closed cycle can no longer be changed."))
+    return marker
+
+
+def update_marker(
+    actor_id: int, traject_id: int, number: int, marker_id: int, form: dict[str, Any]
+) -> Marker:
+    """Change one's own marker: only the fields given, checked as add_marker checks them."""
+    marker = _own_marker(actor_id, traject_id, number, marker_id)
+    merged: dict[str, Any] = {
+        "kind": marker.kind,
+        "text": marker.text,
+        "teacher_words": marker.teacher_words,
+        "tags": list(marker.tags or []),
+        "domain": marker.domain,
+        "start_ms": marker.start_ms,
+        "end_ms": marker.end_ms,
+        "media_kind": marker.media_kind,
+        "media_id": marker.media_id,
+    }
+    merged.update({k: v for k, v in form.items() if k in MARKER_EDIT_FIELDS})
+    # add_marker holds the rules for a valid marker: let it check the merged values on a
+    # scratch row, take them over, and drop the scratch row in the same flush.
+    scratch = add_marker(actor_id, traject_id, number, merged)
+    for field in (*MARKER_EDIT_FIELDS, "media_kind", "media_id"):
+        setattr(marker, field, getattr(scratch, field))
+    db.session.delete(scratch)
+    db.session.flush()
+    return marker
+
+
+def delete_marker(actor_id: int, traject_id: int, number: int, marker_id: int) -> None:
+    marker = _own_marker(actor_id, traject_id, number, marker_id)
+    db.session.delete(marker)
+    db.session.flush()

@@ -11,6 +11,7 @@ from flask import current_app
 from lti_tool.cycles import services as s
 from lti_tool.cycles.models import Traject
 from lti_tool.db import db, utcnow
+from lti_tool.demo import footage
 from lti_tool.demo.platform import (
     CLIENT_ID,
     COURSE,
@@ -168,12 +169,16 @@ def _teacher_traject_in_second_cycle(course: Course, coach: User, teacher: User)
     )
     s.approve_question(teacher.id, t, question.id)
     s.complete_intake(coach.id, t)
+    cycles = {c.number: c.id for c in db.session.get(Traject, t).cycles}  # type: ignore[union-attr]
+    first = footage.seed_recording(cycles[1], coach.id, "rekenles-9-november.mp4")
     s.mark_recorded(
         coach.id,
         t,
         1,
         {"focus": "Betrokkenheid bij de instructie", "filming_on": date(2026, 11, 9)},
     )
+    footage.seed_montage(cycles[1], coach.id, first)
+    on_footage = {"media_kind": "recording", "media_id": first.id}
     s.mark_analysed(
         coach.id, t, 1, {"analysis_notes": "Drie momenten van kracht rond non-verbaal ontvangen."}
     )
@@ -194,6 +199,7 @@ def _teacher_traject_in_second_cycle(course: Course, coach: User, teacher: User)
         t,
         1,
         {
+            **on_footage,
             "kind": "strength",
             "text": "Hand op tafel: Daan begint",
             "start_ms": 95_000,
@@ -207,6 +213,7 @@ def _teacher_traject_in_second_cycle(course: Course, coach: User, teacher: User)
         t,
         1,
         {
+            **on_footage,
             "kind": "strength",
             "text": "Instemmend knikken naar Sara",
             "start_ms": 131_000,
@@ -220,6 +227,7 @@ def _teacher_traject_in_second_cycle(course: Course, coach: User, teacher: User)
         t,
         1,
         {
+            **on_footage,
             "kind": "opportunity",
             "text": "De kinderen achterin krijgen geen beurt",
             "start_ms": 210_000,
@@ -228,14 +236,19 @@ def _teacher_traject_in_second_cycle(course: Course, coach: User, teacher: User)
         },
     )
     s.add_marker(
-        teacher.id, t, 1, {"kind": "question", "text": "Wat doet Noor hier?", "start_ms": 250_000}
+        teacher.id,
+        t,
+        1,
+        {**on_footage, "kind": "question", "text": "Wat doet Noor hier?", "start_ms": 250_000},
     )
     s.add_action_point(
         teacher.id, t, 1, "Bij de start van de instructie drie kinderen bewust aankijken."
     )
     s.add_action_point(coach.id, t, 1, "Beurten ook aan de kinderen achterin geven.")
     s.close_cycle(coach.id, t, 1, {"next_filming_on": date(2026, 11, 23)})
+    second = footage.seed_recording(cycles[2], coach.id, "rekenles-23-november.mp4")
     s.mark_recorded(coach.id, t, 2, {"focus": "Beurtverdeling", "filming_on": date(2026, 11, 23)})
+    footage.seed_montage(cycles[2], coach.id, second)
     s.mark_analysed(coach.id, t, 2, {"analysis_notes": "Beurten gaan nu ook naar achteren."})
     s.share(coach.id, t, 2)  # now the teacher watches and fills in the kijkwijzer
 

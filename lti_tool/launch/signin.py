@@ -83,4 +83,10 @@ def sign_in(
     )
     db.session.add(launch)
     db.session.flush()
+    if course is not None:
+        # Outcomes hook: keep the AGS/NRPS endpoints of this course and resource link, and
+        # refresh a stale roster (lti_tool.outcomes.services.remember_launch).
+        from lti_tool.outcomes.services import remember_launch
+
+        remember_launch(course.id, user.id, body)
     return launch

@@ -242,6 +242,17 @@ def placeable_items(launch: Launch | None = None) -> dict[str, dict[str, str]]:
             "text": _("For teachers: your own trajects and your next step"),
             "custom": {"beeldcoach_page": "my_trajects"},
         },
+        # Outcomes issue: the teachers' POP page and the coach's dashboard.
+        "my_pop": {
+            "title": _("My POP: coaching trajects"),
+            "text": _("For teachers: your POP contributions, to approve and export"),
+            "custom": {"beeldcoach_page": "my_pop"},
+        },
+        "coach_dashboard": {
+            "title": _("Beeldcoach: coach dashboard"),
+            "text": _("For coaches: what the learning platform received, and the course roster"),
+            "custom": {"beeldcoach_page": "coach_dashboard"},
+        },
     }
     if launch is not None and launch.course_id is not None:
         from lti_tool.cycles.access import visible_trajects
@@ -268,17 +279,30 @@ def placeable_items(launch: Launch | None = None) -> dict[str, dict[str, str]]:
                     title=traject.title,
                 ),
                 "custom": {"beeldcoach_traject": str(traject.id)},
+                # Outcomes issue: the traject's gradebook column comes with the link; its
+                # resource id lets the tool find it again (lti_tool.outcomes.services).
+                "lineitem": {
+                    "scoreMaximum": 1,
+                    "label": _("Beeldcoach: coaching traject"),
+                    "resourceId": f"beeldcoach-traject-{traject.id}",
+                    "tag": "beeldcoach",
+                },
             }
     return items
 
 
 def _resource(item: dict[str, Any]) -> DeepLinkResource:
-    return (
+    resource = (
         DeepLinkResource()
         .set_url(external_url("lti.launch"))
         .set_title(item["title"][:255])
         .set_custom_params(item["custom"])
     )
+    if item.get("lineitem"):
+        from pylti1p3.lineitem import LineItem
+
+        resource.set_lineitem(LineItem(item["lineitem"]))
+    return resource
 
 
 def _truthy(value: object) -> bool:

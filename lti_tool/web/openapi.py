@@ -22,6 +22,10 @@ from lti_tool.cycles.models import (
 from lti_tool.cycles.viewing_guides import QUESTION_KINDS
 from lti_tool.people.models import ROLES
 from lti_tool.privacy.access import ACTIONS
+from lti_tool.web.openapi_player import PATHS as PLAYER_PATHS
+from lti_tool.web.openapi_player import SCHEMAS as PLAYER_SCHEMAS
+from lti_tool.web.openapi_privacy import PATHS as PRIVACY_PATHS
+from lti_tool.web.openapi_privacy import SCHEMAS as PRIVACY_SCHEMAS
 
 STATUSES = (STATUS_INTAKE, STATUS_CYCLES, STATUS_FINAL, STATUS_COMPLETED)
 MEDIA_KINDS = ("recording", "montage")
@@ -404,6 +408,94 @@ SCHEMAS: dict[str, Any] = {
     ),
     "TemplateInput": _input({"questions": _array(_ref("QuestionTemplate"))}, ("questions",)),
     "TagsInput": _input({"tags": _array(_str(maxLength=120))}, ("tags",)),
+    # --- footage (lti_tool/web/footage.py) ---
+    "Recording": _object(
+        {
+            "kind": _enum(("recording",)),
+            "id": _int(),
+            "name": _str(description="The file name as uploaded"),
+            "status": _enum(("processing", "ready", "failed", "rejected")),
+            "status_label": _str(),
+            "error": _str(True, description="Reason code when failed or rejected"),
+            "message": _str(True, description="The reason, in the viewer's language"),
+            "percent": _int(minimum=0, maximum=100),
+            "retryable": {"type": "boolean"},
+            "mode": _enum(("remux", "reencode"), nullable=True),
+            "size": _int(),
+            "duration_ms": _int(True),
+            "fps": _str(True, description="Frame rate of the web rendition, e.g. 30000/1001"),
+            "frame_count": _int(True),
+            "width": _int(True),
+            "height": _int(True),
+            "has_audio": {"type": "boolean"},
+            "mp4": _str(True, description="Signed, short-lived URL of the MP4 rendition"),
+            "hls": _str(True, description="Signed HLS playlist while segments are still made"),
+            "poster": _str(True),
+            "thumbnails": _str(True, description="Signed WebVTT index of thumbnail sprites"),
+            "player_url": _str(True),
+        }
+    ),
+    "Clip": _object(
+        {
+            "recording_id": _int(),
+            "in_ms": _int(minimum=0),
+            "out_ms": _int(minimum=1),
+            "caption": _str(),
+        }
+    ),
+    "Montage": _object(
+        {
+            "kind": _enum(("montage",)),
+            "id": _int(),
+            "title": _str(),
+            "status": _enum(("draft", "rendering", "ready", "failed")),
+            "status_label": _str(),
+            "error": _str(True),
+            "message": _str(True),
+            "percent": _int(minimum=0, maximum=100),
+            "clips": _array(_ref("Clip")),
+            "fade": {"type": "boolean"},
+            "changed_since_render": {"type": "boolean"},
+            "shared": {"type": "boolean"},
+            "duration_ms": _int(True),
+            "fps": _str(True),
+            "frame_count": _int(True),
+            "mp4": _str(True),
+            "poster": _str(True),
+            "player_url": _str(True),
+        }
+    ),
+    "Footage": _object(
+        {
+            "recordings": _array(_ref("Recording")),
+            "montages": _array(_ref("Montage")),
+            "may_upload": {"type": "boolean"},
+            "waiting_for_consent": {
+                "type": "boolean",
+                "description": "A child traject: no recording before the parents' consent",
+            },
+            "is_coach": {"type": "boolean"},
+        }
+    ),
+    "MontageInput": _input(
+        {
+            "title": _str(maxLength=200),
+            "clips": _array(
+                _input(
+                    {
+                        "recording_id": _int(),
+                        "in_ms": _int(minimum=0),
+                        "out_ms": _int(minimum=1),
+                        "caption": _str(maxLength=300),
+                    },
+                    ("recording_id", "in_ms", "out_ms"),
+                )
+            ),
+            "fade": {"type": "boolean"},
+        },
+        ("clips",),
+    ),
+    "Still": _object({"frame": _int(minimum=0), "url": _str()}),
 }
 
 
@@ -426,6 +518,8 @@ def _inline_nullable_refs(node: Any) -> None:
             _inline_nullable_refs(value)
 
 
+SCHEMAS.update(PLAYER_SCHEMAS)
+SCHEMAS.update(PRIVACY_SCHEMAS)
 _inline_nullable_refs(SCHEMAS)
 
 
@@ -459,6 +553,10 @@ PARAMETERS = {
     "number": _param("number", "The cycle's number within the traject, from 1"),
     "question_id": _param("question_id", "The id of a wording of the development question"),
     "point_id": _param("point_id", "The action point's id"),
+    "recording_id": _param("recording_id", "The recording's id"),
+    "montage_id": _param("montage_id", "The montage's id"),
+    "item_id": _param("item_id", "The recording's or montage's id"),
+    "frame": _param("frame", "A frame number of the rendition, from 0"),
 }
 
 
@@ -809,6 +907,154 @@ PATHS: dict[str, Any] = {
         },
     ),
 }
+
+
+_NO_CONTENT = {"description": "Done (no body)"}
+
+PATHS.update(
+    {
+        "/api/uploads": {
+            "post": {
+                "operationId": "createUpload",
+                "summary": "tus 1.0 creation: a resumable upload of a recording into a cycle",
+                "description": (
+                    "The tus 1.0.0 protocol (https://tus.io/protocols/resumable-upload), with the "
+                    "creation, termination and expiration extensions; OPTIONS lists them. "
+                    "Headers: `Tus-Resumable: 1.0.0`, `Upload-Length`, and `Upload-Metadata` "
+                    "with base64 values for `traject` (id), `cycle` (number), `filename` and "
+                    "`filetype`. Only the traject's coach may upload, into a cycle that has not "
+                    "been shared yet."
+                ),
+                "responses": {
+                    "201": {"description": "Created: `Location` is the upload's URL"},
+                    **{
+                        code: {"description": _ERRORS[code], "content": _json(_ref("Error"))}
+                        for code in ("401", "403", "409", "422")
+                    },
+                    "412": {"description": "No or an unsupported `Tus-Resumable` header"},
+                    "413": {"description": "Larger than the tool accepts (8 GB by default)"},
+                },
+            },
+        },
+        "/api/uploads/{upload_id}": {
+            "parameters": [{"name": "upload_id", "in": "path", "required": True, "schema": _str()}],
+            "patch": {
+                "operationId": "appendUpload",
+                "summary": "tus 1.0: append bytes at `Upload-Offset` "
+                "(`Content-Type: application/offset+octet-stream`); HEAD tells the offset",
+                "responses": {
+                    "204": {
+                        "description": "Stored: `Upload-Offset` is the new offset; when the "
+                        "upload is complete, `Beeldcoach-Recording` names the recording"
+                    },
+                    "404": {"description": "No such upload of this person"},
+                    "409": {"description": "`Upload-Offset` is not the stored offset"},
+                    "415": {"description": "Wrong content type"},
+                },
+            },
+            "delete": {
+                "operationId": "terminateUpload",
+                "summary": "tus 1.0 termination: the upload and its bytes are removed",
+                "responses": {"204": {"description": "Removed"}},
+            },
+        },
+        _C + "/footage": _path(
+            "traject_id",
+            "number",
+            get=_op(
+                "getFootage",
+                "The cycle's recordings and montages the viewer may see, with processing "
+                "progress and signed, short-lived URLs",
+                ("200", "Footage"),
+            ),
+        ),
+        _C + "/recordings/{recording_id}/retry": _path(
+            "traject_id",
+            "number",
+            "recording_id",
+            post=_op(
+                "retryRecording",
+                "The coach runs failed processing again",
+                ("202", "Recording"),
+                errors=_STEP,
+            ),
+        ),
+        _C + "/recordings/{recording_id}": _path(
+            "traject_id",
+            "number",
+            "recording_id",
+            delete={
+                **_op(
+                    "removeRecording",
+                    "The coach removes a recording and all made from it",
+                    ("204", "Error"),
+                ),
+                "responses": {"204": _NO_CONTENT},
+            },
+        ),
+        _C + "/montages": _path(
+            "traject_id",
+            "number",
+            post=_op(
+                "createMontage",
+                "The coach collects clips of the cycle's recordings into a montage",
+                ("201", "Montage"),
+                body="MontageInput",
+                errors=_STEP,
+            ),
+        ),
+        _C + "/montages/{montage_id}": _path(
+            "traject_id",
+            "number",
+            "montage_id",
+            put=_op(
+                "updateMontage",
+                "The coach changes the clips, their order, captions or fades",
+                ("200", "Montage"),
+                body="MontageInput",
+                errors=_STEP,
+            ),
+            delete={
+                **_op("removeMontage", "The coach removes a montage", ("204", "Error")),
+                "responses": {"204": _NO_CONTENT},
+            },
+        ),
+        _C + "/montages/{montage_id}/render": _path(
+            "traject_id",
+            "number",
+            "montage_id",
+            post=_op(
+                "renderMontage",
+                "Render the montage (frame-exact cuts) in the background",
+                ("202", "Montage"),
+                errors=_STEP,
+            ),
+        ),
+        _C + "/{kind}/{item_id}/stills/{frame}": {
+            "parameters": [
+                {"$ref": f"#/components/parameters/{p}"}
+                for p in ("traject_id", "number", "item_id", "frame")
+            ]
+            + [
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": _enum(("recordings", "montages")),
+                }
+            ],
+            "get": _op(
+                "getStill",
+                "A frame-exact still of a rendition (made once, then cached), as a signed URL",
+                ("200", "Still"),
+                errors=_STEP,
+            ),
+        },
+    }
+)
+
+PATHS.update(PLAYER_PATHS)
+PATHS.update(PRIVACY_PATHS)
 
 
 def spec() -> dict[str, Any]:

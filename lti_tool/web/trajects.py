@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from lti_tool.cycles import services
+from lti_tool.cycles import footage, services
 from lti_tool.cycles.access import can, require, roles_in, visible_trajects
 from lti_tool.cycles.models import (
     ACTION_POINT_STATUSES,
@@ -59,6 +59,7 @@ from lti_tool.people.models import ROLE_ADMIN, ROLE_COACH, Course, User
 from lti_tool.people.services import course_members
 from lti_tool.privacy.access import ACTIONS, Forbidden, is_allowed
 from lti_tool.web.auth import Viewer, require_viewer
+from lti_tool.web.footage import cycle_footage
 
 bp = Blueprint("trajects", __name__, url_prefix="/trajects", template_folder="templates")
 
@@ -487,6 +488,7 @@ class CycleView:
     earlier_points: list[ActionPoint]
     offers: dict[str, bool]
     guide_state: str  # none | draft | submitted
+    footage: dict[str, Any] | None = None  # recordings and montages the viewer may see
 
 
 def _marker_order(marker: Marker) -> tuple[int, int, int]:
@@ -577,6 +579,11 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
                 earlier_points=[p for p in points if number_of.get(p.cycle_id, 0) < cycle.number],
                 offers=offers,
                 guide_state=guide_state,
+                footage=(
+                    cycle_footage(uid, traject, cycle)
+                    if may["view_footage"] and footage.may_see_cycle_footage(uid, traject, cycle)
+                    else None
+                ),
             )
         )
         previous = cycle

@@ -69,8 +69,15 @@ def start() -> str:
             items=placeable_items(launch),
             api_token=api_token(launch),
         )
+    viewer = viewer_for_start(launch)
+    # Outcomes issue: a placed "my POP" page or coach dashboard opens there.
+    from lti_tool.web.pop import render_placed_page
+
+    placed = render_placed_page(viewer)
+    if placed is not None:
+        return placed
     # The overview of the person's trajects (or the traject a coach placed in the course).
-    return render_start(viewer_for_start(launch), role=primary_role(launch))
+    return render_start(viewer, role=primary_role(launch))
 
 
 def primary_role(launch: Launch) -> str:

@@ -15,6 +15,7 @@ from lti_tool.cycles.services import add_participant, create_traject
 from lti_tool.db import db
 from lti_tool.people.models import Course, User
 from lti_tool.privacy.access import ACTIONS, Forbidden
+from lti_tool.privacy.services import record_consent
 
 COACH, TEACHER, MGMT, MEMBER = "coach", "teacher", "management", "team_member"
 PARENT, EXTERNAL = "parent", "external"
@@ -25,6 +26,7 @@ OUTSIDERS = ("other_teacher", "other_coach", "admin")
 TEAM = "team"
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "view": {"*": {COACH, TEACHER, MGMT, MEMBER}},
+    # Who may be shown footage at all; per item: tests/privacy/test_footage_matrix.py.
     "view_footage": {"*": {COACH, TEACHER}, TEAM: {COACH}},
     "edit_intake": {"*": {COACH, TEACHER}, TEAM: {COACH, MGMT}},
     "approve_question": {"*": {TEACHER}, TEAM: {MGMT}},
@@ -35,6 +37,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "prepare_final": {"*": {COACH, TEACHER}, TEAM: {COACH, MGMT}},
     "conclude_final": {"*": {COACH}},
     "view_report": {"*": {COACH, TEACHER, MGMT}},
+    "manage_consent": {"*": {COACH}},
+    "view_consent": {"*": {COACH, TEACHER}},
 }
 ROLES_BY_KIND = {
     "teacher": (COACH, TEACHER),
@@ -64,6 +68,11 @@ def cast(course: Course, create_user: Callable[..., User]) -> Callable[[str], di
         )
         # In a team traject the teacher takes no part (team members do): an outsider there.
         people: dict[str, User] = {COACH: coach, TEACHER: teacher}
+        if kind == "child":  # externals join only under the parents' consent
+            record_consent(traject.id, coach.id, {
+                "given_by": "parent", "given_by_name": "Ouder", "given_on": "2026-01-05",
+                "scopes": ["filming", "teacher", "external"],
+            })  # fmt: skip
         for role in ROLES_BY_KIND[kind]:
             if role not in people:
                 person = create_user(role)

@@ -12,6 +12,7 @@ from lti_tool.cycles import report as r
 from lti_tool.cycles import services as s
 from lti_tool.cycles.models import Traject
 from lti_tool.db import db
+from lti_tool.media.models import Montage
 from lti_tool.people.models import Course, User
 from lti_tool.privacy.access import Forbidden
 
@@ -81,9 +82,14 @@ def complete_traject(
             teacher.id, t, n, {"kind": "strength", "text": f"Kracht {n}b: ik wacht tot het stil is",
                                "start_ms": 62_000},
         )  # fmt: skip
+        cycle_id = next(c.id for c in traject.cycles if c.number == n)
+        montage = Montage(cycle_id=cycle_id, status="ready", title=f"Montage {n}")
+        db.session.add(montage)
+        db.session.flush()
         early = s.add_marker(
             coach.id, t, n, {"kind": "strength", "text": f"Kracht {n}a: knikken naar Daan",
                              "start_ms": 14_500, "end_ms": 21_000, "media_kind": "montage",
+                             "media_id": montage.id,
                              "tags": ["Ontvangen: non-verbaal"], "domain": "interactie",
                              "teacher_words": "Ik zag hem gewoon opkijken"},
         )  # fmt: skip

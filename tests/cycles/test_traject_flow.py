@@ -11,6 +11,7 @@ import pytest
 from lti_tool.cycles import services as s
 from lti_tool.cycles.models import ActionPoint, Traject
 from lti_tool.db import db
+from lti_tool.media.models import Recording
 from lti_tool.people.models import Course, User
 from lti_tool.privacy.access import Forbidden
 
@@ -239,10 +240,25 @@ def test_dates_and_tags_are_checked(course: Course, pair: tuple[User, User]) -> 
     s.mark_recorded(coach.id, t, 1, {"filming_on": "2026-11-09"})
     refused("tags", lambda: s.add_marker(coach.id, t, 1, {"text": "x", "tags": ["Onbekend"]}))
     refused("media", lambda: s.add_marker(coach.id, t, 1, {"text": "x", "media_kind": "photo"}))
+    # A marker points at footage of its own cycle only.
+    cycle = next(c for c in db.session.get(Traject, t).cycles if c.number == 1)
+    other = next(c for c in db.session.get(Traject, t).cycles if c.number == 2)
+    mine = Recording(cycle_id=cycle.id, original_key="recordings/x/original.mp4", status="ready")
+    elsewhere = Recording(cycle_id=other.id, original_key="recordings/y/original.mp4")
+    db.session.add_all([mine, elsewhere])
+    db.session.flush()
+    for wrong in (elsewhere.id, mine.id + 1000):
+        refused(
+            "media",
+            lambda wrong=wrong: s.add_marker(
+                coach.id, t, 1, {"text": "x", "media_kind": "recording", "media_id": wrong}
+            ),
+        )
+    refused("media", lambda: s.add_marker(coach.id, t, 1, {"text": "x", "media_kind": "montage"}))
     marker = s.add_marker(
         coach.id,
         t,
         1,
-        {"text": "x", "tags": ["Initiatief"], "media_kind": "recording", "media_id": 3},
+        {"text": "x", "tags": ["Initiatief"], "media_kind": "recording", "media_id": mine.id},
     )
     assert marker.media_kind == "recording" and marker.tags == ["Initiatief"]

@@ -1,0 +1,1 @@
+"""Video: uploads, storage (local disk, S3), the ffmpeg pipeline and its tasks."""

@@ -1,0 +1,1 @@
+"""Outcomes: the teacher's POP contribution, results for the platform (AGS), the roster (NRPS)."""
