@@ -152,6 +152,34 @@ def test_plan(media_samples: Samples, name: str, mode: str, reasons: list[str]) 
     assert (plan.mode, plan.reasons) == (mode, reasons)
 
 
+def test_a_rate_change_after_the_sampled_start_is_still_vfr(tmp_path: Path) -> None:
+    """probe() reads packet timing for the first seconds only (ff.VFR_SAMPLE_S). A phone that
+    drops from 30 to 24 fps later in the lesson is still caught on the remux path (MP4/MOV):
+    their demuxer derives avg_frame_rate from the whole index, r_frame_rate from the start."""
+    parts = []
+    for rate in (30, 24):
+        part = tmp_path / f"part{rate}.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi",
+             "-i", f"testsrc2=size=160x120:rate={rate}:duration={ff.VFR_SAMPLE_S + 3}",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+             "-video_track_timescale", "30000", str(part)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        parts.append(f"file '{part.name}'")
+    (tmp_path / "list.txt").write_text("\n".join(parts) + "\n")
+    late = tmp_path / "late.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "concat", "-i", str(tmp_path / "list.txt"),
+         "-c", "copy", str(late)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    pr = probe(late)
+    assert pr.r_fps == 30 and pr.avg_fps < 29
+    assert pr.is_vfr
+    assert pipeline.plan(pr).reasons == ["vfr"]
+
+
 def test_plan_targets(media_samples: Samples) -> None:
     hevc = pipeline.plan(probe(media_samples["hevc"]))
     assert hevc.fps == Fraction(30000, 1001) and hevc.size == (320, 240)
