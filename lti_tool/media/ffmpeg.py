@@ -41,6 +41,9 @@ MESSAGES: dict[str, str] = {
 
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 # Seconds of packets read at the start to judge frame-rate regularity; demuxing only, cheap.
+# A later rate change is still caught where it matters (the remux path, MP4/MOV): there
+# avg_frame_rate comes from the whole index and r_frame_rate from the start, so they disagree.
+# Matroska/WebM may hide it (avg == r), but those are re-encoded to constant rate anyway.
 VFR_SAMPLE_S = 5
 PROGRESS_INTERVAL_S = 0.5
 STDERR_TAIL_LINES = 20
