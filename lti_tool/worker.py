@@ -53,8 +53,9 @@ def broker_settings(instance_path: str, broker_url: str) -> dict[str, Any]:
 
 
 def beat_schedule(retention_hour: int = 3) -> dict[str, dict[str, Any]]:
-    """The daily retention run (privacy.retention) at retention_hour:15 UTC, and hourly
-    housekeeping: abandoned uploads (up to 8 GB each) and expired login states."""
+    """The daily retention run (privacy.retention) at retention_hour:15 UTC, hourly
+    housekeeping (abandoned uploads of up to 8 GB each, expired login states), and every five
+    minutes the scores whose retry is due or whose task was lost (outcomes.send_due_scores)."""
     return {
         "privacy-retention-daily": {
             "task": "privacy.apply_retention",
@@ -67,6 +68,10 @@ def beat_schedule(retention_hour: int = 3) -> dict[str, dict[str, Any]]:
         "lti-purge-expired-states": {
             "task": "lti.purge_expired_states",
             "schedule": crontab(minute=45),
+        },
+        "outcomes-send-due-scores": {
+            "task": "outcomes.send_due_scores",
+            "schedule": crontab(minute="*/5"),
         },
     }
 

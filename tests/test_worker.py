@@ -94,6 +94,11 @@ def test_every_periodic_job_names_a_registered_task(app: Flask) -> None:
     celery_app = app.extensions["celery"]
     celery_app.loader.import_default_modules()
     schedule = celery_app.conf.beat_schedule
-    assert {"privacy-retention-daily", "media-purge-expired-uploads"} <= set(schedule)
+    assert {
+        "privacy-retention-daily",
+        "media-purge-expired-uploads",
+        "lti-purge-expired-states",
+        "outcomes-send-due-scores",
+    } <= set(schedule)
     for entry in schedule.values():
         assert entry["task"] in celery_app.tasks, entry["task"]

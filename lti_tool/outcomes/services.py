@@ -65,6 +65,8 @@ STARTED, IN_PROGRESS, COMPLETED = "Started", "InProgress", "Completed"
 #: waits for the coach's "send again".
 BACKOFF = (30, 120, 600, 3600, 6 * 3600)
 LOCK_SECONDS = 120
+# A score still pending this long after it was queued, with no retry planned, lost its task.
+LOST_AFTER_SECONDS = 600
 ROSTER_STALE = timedelta(hours=12)
 #: Line items the tool makes carry this resource id, so a retry finds them instead of making
 #: another (and a line item made by deep linking is found the same way).
@@ -343,6 +345,31 @@ def unlock_traject(traject_id: int, held: datetime | None = None) -> None:
     if held is not None:
         query = query.where(LineItem.locked_until == held)
     db.session.execute(query.values(locked_until=None).execution_options(synchronize_session=False))
+
+
+def due_trajects(now: datetime | None = None) -> list[int]:
+    """Trajects with a score that should be on its way: a retry whose time has come, or a
+    score queued a while ago whose task never ran (a broker restarted, a message lost). Scores
+    waiting for the platform's gradebook service are left to the launch that brings it."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            sa.select(ScoreSend.traject_id)
+            .where(
+                ScoreSend.status == SCORE_PENDING,
+                sa.or_(ScoreSend.error.is_(None), ScoreSend.error != "no_service"),
+                sa.or_(
+                    ScoreSend.next_attempt_at <= now,
+                    sa.and_(
+                        ScoreSend.next_attempt_at.is_(None),
+                        ScoreSend.created_at < now - timedelta(seconds=LOST_AFTER_SECONDS),
+                    ),
+                ),
+            )
+            .distinct()
+            .order_by(ScoreSend.traject_id)
+        )
+    )
 
 
 def next_pending(traject_id: int) -> ScoreSend | None:

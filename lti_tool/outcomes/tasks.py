@@ -17,13 +17,38 @@ from lti_tool.db import db, utcnow
 log = logging.getLogger(__name__)
 
 BUSY_RETRY = 30  # seconds: another worker holds the traject; look again after this
+# Longer waits are not handed to the broker: Redis redelivers a message held longer than its
+# visibility timeout (30 min, lti_tool.worker), and a restarted embedded worker forgets its
+# delayed tasks. The periodic send_due_scores picks such retries up from their rows instead.
+MAX_COUNTDOWN = 900
 
 
-def _later(name: str, args: list[object], when: datetime | float) -> None:
-    """Queue a task for later (the state it needs is committed already)."""
+def _later(name: str, args: list[object], when: datetime | float) -> bool:
+    """Queue a task for later (the state it needs is committed already); False when the wait
+    is longer than MAX_COUNTDOWN and the periodic sweep will start it."""
     countdown = when if isinstance(when, int | float) else (when - utcnow()).total_seconds()
+    if countdown > MAX_COUNTDOWN:
+        return False
     celery_app = current_app.extensions["celery"]
     celery_app.send_task(name, args=args, countdown=max(1, int(countdown)))
+    return True
+
+
+@shared_task(name="outcomes.send_due_scores")
+def send_due_scores() -> list[int]:
+    """Every few minutes (beat): queue the sender for each traject with a score that is due
+    (a long backoff's retry) or whose task was lost. The traject's send lock keeps a sender
+    that is already running and a queued one from sending anything twice."""
+    from lti_tool.outcomes import services
+
+    due = services.due_trajects()
+    db.session.rollback()
+    celery_app = current_app.extensions["celery"]
+    for traject_id in due:
+        celery_app.send_task("outcomes.send_scores", args=[traject_id])
+    if due:
+        log.info("due scores: queued the sender for %d traject(s)", len(due))
+    return due
 
 
 def _publish_key() -> None:

@@ -161,6 +161,58 @@ def test_a_500_is_retried_and_a_409_for_a_stored_score_counts_as_sent(school: Sc
     assert [s["activityProgress"] for s in scores] == ["Started"] + ["InProgress"] * 3
 
 
+def test_long_waits_are_left_to_the_periodic_sweep_not_the_broker(school: School) -> None:
+    """A retry an hour off is not handed to the broker (Redis would redeliver it after its
+    visibility timeout); the five-minutely send_due_scores queues the sender once it is due,
+    and also a score whose task was lost. Scores waiting for the gradebook service stay."""
+    platform = school.platform
+    traject = completed_traject(school, conclude=False)
+    platform.score_failures = [500]
+    assert send(traject.id)["retry"] == 1
+    first = sends(traject.id)[0]
+    assert first.next_attempt_at is not None
+    assert tasks._later("outcomes.send_scores", [traject.id], first.next_attempt_at)
+    hour = utcnow() + timedelta(hours=1)
+    assert not tasks._later("outcomes.send_scores", [traject.id], hour)
+
+    def due() -> list[int]:
+        queued = tasks.send_due_scores.run()
+        db.session.rollback()
+        return queued
+
+    db.session.execute(
+        sa.update(ScoreSend).where(ScoreSend.id == first.id).values(next_attempt_at=hour)
+    )
+    db.session.commit()
+    assert traject.id not in due()
+    db.session.execute(
+        sa.update(ScoreSend)
+        .where(ScoreSend.id == first.id)
+        .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+    assert traject.id in due()
+    assert send(traject.id)["sent"] == 4
+    assert traject.id not in due()
+
+    # A queued score whose task never ran: picked up once it is older than a few minutes.
+    other = completed_traject(school, conclude=False)
+    assert other.id not in due()
+    db.session.execute(
+        sa.update(ScoreSend)
+        .where(ScoreSend.traject_id == other.id)
+        .values(created_at=utcnow() - timedelta(minutes=11))
+    )
+    db.session.commit()
+    assert other.id in due()
+    # Waiting for the platform's gradebook service: a launch that brings it wakes these.
+    db.session.execute(
+        sa.update(ScoreSend).where(ScoreSend.traject_id == other.id).values(error="no_service")
+    )
+    db.session.commit()
+    assert other.id not in due()
+
+
 def test_a_refused_score_is_shown_to_the_coach_who_sends_it_again(school: School) -> None:
     platform = school.platform
     traject = completed_traject(school, conclude=False)
