@@ -183,6 +183,20 @@ def keys_rotate() -> None:
     )
 
 
+@keys.command("renew")
+@with_appcontext
+def keys_renew() -> None:
+    """After a lost or changed secret key: retire the keys it cannot read, make new ones."""
+    from lti_tool.launch.keys import renew_keys
+
+    retired = renew_keys()
+    db.session.commit()
+    if retired:
+        click.echo(f"retired {len(retired)} unreadable key(s): {', '.join(retired)}; new keys made")
+    else:
+        click.echo("every key is readable with this secret key; nothing changed")
+
+
 @keys.command("list")
 @with_appcontext
 def keys_list() -> None:

@@ -4,21 +4,73 @@ pylti1p3 publishes one key only. We keep three states in the JWKS at once: the *
 (published ahead so platforms that cache our JWKS already know it), the *current* signing key,
 and *previous* keys for `key_overlap_days` after a rotation (tokens signed just before a rotation
 still verify).
+
+Private keys are stored encrypted (Fernet, with a key derived from BEELDCOACH_SECRET_KEY): a
+copy of the database alone cannot sign as the tool. Rows from before encryption are encrypted
+by the next `ensure_keys`. Lose or change the secret key and the stored keys cannot be read:
+restore the secret, or `beeldcoach keys renew` retires them and makes new ones (platforms fetch
+them from /lti/jwks by kid).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from jwcrypto.jwk import JWK
 
 from lti_tool.db import db, utcnow
 from lti_tool.launch.models import ToolKey
+
+ENCRYPTED = "fernet:"
+PLAIN = "-----BEGIN"
+
+
+class KeyUnreadable(RuntimeError):
+    """A stored private key cannot be decrypted with this secret key."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(
+            f"the tool's signing key {kid} was encrypted with another BEELDCOACH_SECRET_KEY: "
+            "restore that secret key, or run `beeldcoach keys renew` to make new keys"
+        )
+        self.kid = kid
+
+
+def _fernet() -> Fernet:
+    secret = current_app.config["BEELDCOACH"].secret_key.encode()
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"beeldcoach tool signing keys"
+    ).derive(secret)
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _seal(pem: str) -> str:
+    return ENCRYPTED + _fernet().encrypt(pem.encode()).decode("ascii")
+
+
+def private_pem(key: ToolKey) -> str:
+    """The key's private PEM, for signing. KeyUnreadable when the secret key changed."""
+    stored = key.private_pem
+    if not stored.startswith(ENCRYPTED):
+        return stored  # not yet encrypted (made before encryption); ensure_keys seals it
+    try:
+        return _fernet().decrypt(stored[len(ENCRYPTED) :].encode("ascii")).decode()
+    except InvalidToken as exc:
+        raise KeyUnreadable(key.kid) from exc
+
+
+def _seal_plain_keys() -> None:
+    for key in db.session.scalars(sa.select(ToolKey).where(ToolKey.private_pem.startswith(PLAIN))):
+        key.private_pem = _seal(key.private_pem)
 
 
 def _new_key(status: str) -> ToolKey:
@@ -36,7 +88,7 @@ def _new_key(status: str) -> ToolKey:
     return ToolKey(
         kid=kid,
         status=status,
-        private_pem=pem,
+        private_pem=_seal(pem),
         public_jwk=public,
         activated_at=now if status == "current" else None,
     )
@@ -47,7 +99,9 @@ def _latest(status: str) -> sa.Select[Any]:
 
 
 def ensure_keys() -> ToolKey:
-    """Make sure a current and a next key exist; return the current one (flushes, no commit)."""
+    """Make sure a current and a next key exist, all stored encrypted; return the current one
+    (flushes, no commit)."""
+    _seal_plain_keys()
     current = db.session.scalar(_latest("current"))
     if current is None:
         current = _new_key("current")
@@ -81,6 +135,25 @@ def rotate_keys(overlap_days: int) -> ToolKey:
     db.session.add(_new_key("next"))
     db.session.flush()
     return nxt
+
+
+def renew_keys() -> list[str]:
+    """Retire every key whose private part this secret key cannot read, and make new ones
+    where needed (after a lost or changed secret key). Returns the retired kids."""
+    retired = []
+    now = utcnow()
+    for key in db.session.scalars(
+        sa.select(ToolKey).where(ToolKey.status.in_(("next", "current", "previous")))
+    ):
+        try:
+            private_pem(key)
+        except KeyUnreadable:
+            key.status = "retired"
+            key.retired_at = key.retired_at or now
+            retired.append(key.kid)
+    db.session.flush()
+    ensure_keys()
+    return retired
 
 
 def public_jwks(overlap_days: int) -> dict[str, Any]:

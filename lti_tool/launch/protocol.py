@@ -31,7 +31,7 @@ from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from lti_tool.db import db, utcnow
 from lti_tool.launch.errors import LaunchRefused
-from lti_tool.launch.keys import current_key
+from lti_tool.launch.keys import current_key, private_pem
 from lti_tool.launch.models import Deployment, OidcState, Platform
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class ToolRegistration(Registration):
         if self._kid is None:
             key = current_key()
             self._kid = key.kid
-            self.set_tool_private_key(key.private_pem)
+            self.set_tool_private_key(private_pem(key))
 
     def get_tool_private_key(self) -> str | None:
         self._load_key()

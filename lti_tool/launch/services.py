@@ -31,7 +31,7 @@ import requests
 import sqlalchemy as sa
 
 from lti_tool.db import db, utcnow
-from lti_tool.launch.keys import current_key
+from lti_tool.launch.keys import current_key, private_pem
 from lti_tool.launch.models import Platform
 from lti_tool.outcomes.models import ServiceToken
 
@@ -155,7 +155,7 @@ def access_token(platform: Platform, scopes: list[str], session: requests.Sessio
             "exp": issued + 300,
             "jti": "beeldcoach-" + uuid.uuid4().hex,
         },
-        tool_key.private_pem,
+        private_pem(tool_key),
         algorithm="RS256",
         headers={"kid": tool_key.kid},
     )

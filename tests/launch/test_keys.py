@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import jwt
+import pytest
 import requests
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
 
+from lti_tool.db import db
+from lti_tool.launch import keys
+from lti_tool.launch.models import ToolKey
 from tests.launch.test_launch import follow_to_start
 from tests.lti_platform import INSTRUCTOR, Person, TestPlatform
 
@@ -70,3 +79,59 @@ def test_keys_list_shows_states(cli: Any) -> None:
     assert result.exit_code == 0
     assert "\tcurrent\t" in result.output
     assert "\tnext\t" in result.output
+
+
+def test_private_keys_are_stored_encrypted_and_old_plain_ones_get_sealed(app_ctx: Flask) -> None:
+    keys.ensure_keys()
+    db.session.commit()
+    stored = db.session.execute(sa.text("SELECT kid, private_pem FROM tool_keys")).all()
+    assert stored
+    for _, pem in stored:
+        assert pem.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in pem
+    # A key stored before encryption (plain PEM) is sealed by the next ensure_keys.
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    plain = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    old = ToolKey(kid="plain-" + uuid.uuid4().hex[:8], status="retired", private_pem=plain,
+                  public_jwk={})  # fmt: skip
+    db.session.add(old)
+    db.session.commit()
+    keys.ensure_keys()
+    db.session.commit()
+    raw = db.session.execute(
+        sa.text("SELECT private_pem FROM tool_keys WHERE kid = :kid"), {"kid": old.kid}
+    ).scalar_one()
+    assert raw.startswith(keys.ENCRYPTED) and plain not in raw
+    assert keys.private_pem(old) == plain
+
+
+def test_a_changed_secret_key_says_what_to_do_and_renew_makes_new_keys(
+    platform: TestPlatform, cli: Any, app: Flask
+) -> None:
+    settings = app.config["BEELDCOACH"]
+    original = settings.secret_key
+    with app.app_context():
+        before = keys.current_key().kid
+    settings.secret_key = original + "-changed"
+    try:
+        unreadable = pytest.raises(keys.KeyUnreadable, match="beeldcoach keys renew")
+        with app.app_context(), unreadable:
+            keys.private_pem(keys.current_key())
+        result = cli("keys", "renew")
+        assert result.exit_code == 0, result.output
+        assert before in result.output
+        # Signing works again, with a new key the platform finds in the published key set.
+        token = _deep_link_jwt(platform, "renew-1")
+        kid = jwt.get_unverified_header(token)["kid"]
+        assert kid != before
+        published = {k["kid"] for k in _jwks(platform.tool_base)["keys"]}
+        assert kid in published and before not in published
+        client = jwt.PyJWKClient(platform.tool_base + "/lti/jwks", cache_keys=False)
+        jwt.decode(token, client.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
+                   audience=platform.issuer)  # fmt: skip
+    finally:
+        settings.secret_key = original
+        # The tests after this one sign with the original secret again.
+        assert cli("keys", "renew").exit_code == 0
