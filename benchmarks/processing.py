@@ -29,9 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+import common
 import redis
 import sqlalchemy as sa
 
@@ -153,41 +153,10 @@ def run(source: Path, workers: int, broker: str) -> dict[str, float | int | str]
 
 def _stage(app: object, source: Path) -> int:
     """What the upload endpoint does with a finished upload (a copy into the staging folder)."""
-    from lti_tool.cycles import services as s
-    from lti_tool.db import db
-    from lti_tool.launch.models import Deployment, Platform
     from lti_tool.media import services as media
-    from lti_tool.people.models import Course, Membership, User
 
-    platform = Platform(
-        issuer="https://bench.example",
-        client_id="c",
-        auth_login_url="https://x/a",
-        auth_token_url="https://x/t",
-        key_set_url="https://x/k",
-    )
-    db.session.add(platform)
-    db.session.flush()
-    deployment = Deployment(platform_id=platform.id, deployment_id="1")
-    db.session.add(deployment)
-    db.session.flush()
-    course = Course(platform_id=platform.id, deployment_pk=deployment.id, context_id="c")
-    db.session.add(course)
-    db.session.flush()
-    users = []
-    for role in ("coach", "teacher"):
-        user = User(issuer=platform.issuer, sub=uuid.uuid4().hex, name=role)
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(Membership(user_id=user.id, course_id=course.id, roles=[role]))
-        users.append(user)
-    coach, teacher = users
-    traject = s.create_traject(course.id, coach.id, "teacher", "Bench", teacher.id)
-    s.save_intake(teacher.id, traject.id, {"help_question": "?"})
-    s.propose_question(teacher.id, traject.id, "?")
-    s.complete_intake(coach.id, traject.id)
-    cycle = next(c for c in traject.cycles if c.number == 1)
-    return media.import_file(cycle.id, coach.id, source, "les.mp4").id
+    bench = common.traject_with_intake()
+    return media.import_file(bench.cycle.id, bench.coach.id, source, "les.mp4").id
 
 
 def main() -> None:

@@ -28,18 +28,15 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+import common
+
 MIB = 1024 * 1024
 ACCEL = "/protected-media/"
 
@@ -98,58 +95,15 @@ http {{
 
 def make_instance(base: Path, size: int) -> tuple[dict[str, str], str, str]:
     """The servers' environment, the signed URL's path, and the file's key."""
-    secret = uuid.uuid4().hex * 2
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEELDCOACH_")}
-    env.update(
-        BEELDCOACH_INSTANCE_PATH=str(base),
-        BEELDCOACH_SECRET_KEY=secret,
-        BEELDCOACH_DEMO="0",
-        BEELDCOACH_PROXY_FIX="0",
-    )
-    from flask_migrate import upgrade
-
-    from lti_tool import create_app
-    from lti_tool.cycles import services as traject_services
+    env = common.instance_env(base)
     from lti_tool.db import db, utcnow
-    from lti_tool.launch.models import Deployment, Platform
     from lti_tool.media.models import REC_READY, Recording
     from lti_tool.media.streaming import media_url
-    from lti_tool.people.models import Course, Membership, User
-    from lti_tool.settings import load_settings
 
-    settings = load_settings({k: v for k, v in env.items() if k.startswith("BEELDCOACH_")})
-    app = create_app(settings=settings)
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        platform = Platform(
-            issuer="https://moodle.bench.test", client_id="bench",
-            auth_login_url="https://x/auth", auth_token_url="https://x/token",
-            key_set_url="https://x/jwks",
-        )  # fmt: skip
-        db.session.add(platform)
-        db.session.flush()
-        deployment = Deployment(platform_id=platform.id, deployment_id="1")
-        db.session.add(deployment)
-        db.session.flush()
-        course = Course(platform_id=platform.id, deployment_pk=deployment.id, context_id="c1",
-                        title="Bench")  # fmt: skip
-        db.session.add(course)
-        db.session.flush()
-        people = []
-        for name, role in (("Coach", "coach"), ("Leraar", "teacher")):
-            user = User(issuer=platform.issuer, sub=uuid.uuid4().hex, name=name)
-            db.session.add(user)
-            db.session.flush()
-            db.session.add(Membership(user_id=user.id, course_id=course.id, roles=[role]))
-            people.append(user)
-        coach, teacher = people
-        traject = traject_services.create_traject(course.id, coach.id, "teacher", "Bench",
-                                                  teacher.id)  # fmt: skip
-        traject_services.save_intake(teacher.id, traject.id, {"help_question": "Rust"})
-        traject_services.propose_question(teacher.id, traject.id, "Hoe krijg ik rust?")
-        traject_services.complete_intake(coach.id, traject.id)
-        cycle = next(c for c in traject.cycles if c.number == 1)
-        recording = Recording(cycle_id=cycle.id, uploaded_by_id=coach.id, original_key="x",
+    with common.instance_app(env) as app:
+        bench = common.traject_with_intake()
+        coach = bench.coach
+        recording = Recording(cycle_id=bench.cycle.id, uploaded_by_id=coach.id, original_key="x",
                               status=REC_READY, size=size, ready_at=utcnow())  # fmt: skip
         db.session.add(recording)
         db.session.flush()
@@ -159,9 +113,9 @@ def make_instance(base: Path, size: int) -> tuple[dict[str, str], str, str]:
         with app.test_request_context():
             url = media_url(key, user_id=coach.id, subject=("recording", recording.id),
                             ttl=24 * 3600)  # fmt: skip
-        db.engine.dispose()
+        media_dir = app.config["BEELDCOACH"].media_dir
 
-    path = Path(settings.media_dir) / key
+    path = Path(media_dir) / key
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         block = os.urandom(8 * MIB)
@@ -175,66 +129,21 @@ def make_instance(base: Path, size: int) -> tuple[dict[str, str], str, str]:
     return env, url, key
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path, path: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args!r} exited:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                conn.close()
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"{proc.args!r} did not answer:\n{log.read_text()[-3000:]}")
+@contextlib.contextmanager
+def werkzeug(env: dict[str, str], logs: Path) -> Iterator[int]:
+    port = common.free_port()
+    with common.serve(common.werkzeug_argv(port), env, logs / "werkzeug.log", port):
+        yield port
 
 
 @contextlib.contextmanager
-def process(argv: list[str], env: dict[str, str], log: Path, port: int,
-            probe: str = "/healthz") -> Iterator[int]:  # fmt: skip
-    out = log.open("ab")
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=out,
-                            start_new_session=True)  # fmt: skip
-    try:
-        wait_until_up(proc, port, log, probe)
-        yield port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        out.close()
-
-
-def werkzeug(env: dict[str, str], logs: Path) -> contextlib.AbstractContextManager[int]:
-    port = free_port()
-    argv = [sys.executable, "-m", "lti_tool.cli", "serve", "--no-worker", "--port", str(port)]
-    return process(argv, env, logs / "werkzeug.log", port)
-
-
-def gunicorn(env: dict[str, str], logs: Path, sync: bool) -> contextlib.AbstractContextManager[int]:
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--max-requests", "0",
-        "--access-logfile", "/dev/null", "--log-level", "warning",
-        "--control-socket", str(logs / f"gunicorn-{port}.ctl"),
-    ]  # fmt: skip
+def gunicorn(env: dict[str, str], logs: Path, sync: bool) -> Iterator[int]:
+    port = common.free_port()
+    argv = common.gunicorn_argv(port, "/dev/null", logs / f"gunicorn-{port}.ctl")
     if sync:
         argv += ["--worker-class", "sync", "--threads", "1"]
-    return process(argv, env, logs / "gunicorn.log", port)
+    with common.serve(argv, env, logs / "gunicorn.log", port):
+        yield port
 
 
 @contextlib.contextmanager
@@ -242,13 +151,13 @@ def nginx(base: Path, app_port: int, media: Path) -> Iterator[int]:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     prefix = base / "nginx"
     prefix.mkdir(exist_ok=True)
-    port = free_port()
+    port = common.free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, app_port=app_port,
                                       media=media, accel=ACCEL))  # fmt: skip
     argv = [binary, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
-    with process(argv, dict(os.environ), prefix / "stdout.log", port, probe="/healthz") as p:
-        yield p
+    with common.serve(argv, dict(os.environ), prefix / "stdout.log", port, probe="/healthz"):
+        yield port
 
 
 # --- load -------------------------------------------------------------------------------------

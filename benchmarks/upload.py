@@ -25,10 +25,7 @@ import contextlib
 import http.client
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,8 +35,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+import common
+
 MB = 1_000_000
 MIB = 1024 * 1024
 
@@ -50,119 +47,37 @@ MIB = 1024 * 1024
 def make_instance(base: Path) -> tuple[dict[str, str], str, int]:
     """Settings, schema and data: the environment for the server, an API token, a traject."""
     os.environ.pop("BEELDCOACH_DATABASE_URL", None)
-    secret = uuid.uuid4().hex * 2
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEELDCOACH_")}
-    env.update(
-        BEELDCOACH_INSTANCE_PATH=str(base),
-        BEELDCOACH_SECRET_KEY=secret,
-        BEELDCOACH_DEMO="0",
-        BEELDCOACH_PROXY_FIX="0",
-    )
-    from flask_migrate import upgrade
-
-    from lti_tool import create_app
-    from lti_tool.cycles import services as traject_services
+    env = common.instance_env(base)
     from lti_tool.db import db, utcnow
-    from lti_tool.launch.models import Deployment, Launch, Platform
+    from lti_tool.launch.models import Launch
     from lti_tool.launch.session import api_token
-    from lti_tool.people.models import Course, Membership, User
-    from lti_tool.settings import load_settings
 
-    settings = load_settings({k: v for k, v in env.items() if k.startswith("BEELDCOACH_")})
-    app = create_app(settings=settings)
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        platform = Platform(
-            issuer="https://moodle.bench.test", client_id="bench",
-            auth_login_url="https://x/auth", auth_token_url="https://x/token",
-            key_set_url="https://x/jwks",
-        )  # fmt: skip
-        db.session.add(platform)
-        db.session.flush()
-        deployment = Deployment(platform_id=platform.id, deployment_id="1")
-        db.session.add(deployment)
-        db.session.flush()
-        course = Course(platform_id=platform.id, deployment_pk=deployment.id, context_id="c1",
-                        title="Bench")  # fmt: skip
-        db.session.add(course)
-        db.session.flush()
-        people = []
-        for name, role in (("Coach", "coach"), ("Leraar", "teacher")):
-            user = User(issuer=platform.issuer, sub=uuid.uuid4().hex, name=name)
-            db.session.add(user)
-            db.session.flush()
-            db.session.add(Membership(user_id=user.id, course_id=course.id, roles=[role]))
-            people.append(user)
-        coach, teacher = people
-        traject = traject_services.create_traject(course.id, coach.id, "teacher", "Bench",
-                                                  teacher.id)  # fmt: skip
-        traject_services.save_intake(teacher.id, traject.id, {"help_question": "Rust"})
-        traject_services.propose_question(teacher.id, traject.id, "Hoe krijg ik rust?")
-        traject_services.complete_intake(coach.id, traject.id)
+    with common.instance_app(env):
+        bench = common.traject_with_intake()
         launch = Launch(
-            id=uuid.uuid4().hex, platform_id=platform.id, deployment_pk=deployment.id,
-            user_id=coach.id, course_id=course.id, message_type="LtiResourceLinkRequest",
-            roles=["coach"], claims={}, expires_at=utcnow() + timedelta(hours=8),
+            id=uuid.uuid4().hex, platform_id=bench.platform.id,
+            deployment_pk=bench.deployment.id, user_id=bench.coach.id, course_id=bench.course.id,
+            message_type="LtiResourceLinkRequest", roles=["coach"], claims={},
+            expires_at=utcnow() + timedelta(hours=8),
         )  # fmt: skip
         db.session.add(launch)
         db.session.commit()
         token = api_token(launch)
-        traject_id = traject.id
-        db.engine.dispose()
+        traject_id = bench.traject.id
     return env, token, traject_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not answer:\n{log.read_text()[-3000:]}")
 
 
 @contextlib.contextmanager
 def server(kind: str, env: dict[str, str], logs: Path) -> Iterator[tuple[int, int]]:
     """(pid, port) of `beeldcoach serve` (werkzeug, threaded) or gunicorn with the operators'
     config (gthread, 2 workers x 4 threads)."""
-    port = free_port()
+    port = common.free_port()
     if kind == "werkzeug":
-        argv = [sys.executable, "-m", "lti_tool.cli", "serve", "--no-worker", "--port", str(port)]
+        argv = common.werkzeug_argv(port)
     else:
-        argv = [
-            sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--max-requests", "0",
-            "--access-logfile", str(logs / "access.log"), "--log-level", "warning",
-            "--control-socket", str(logs / "gunicorn.ctl"),
-        ]  # fmt: skip
-    log = logs / f"{kind}.log"
-    out = log.open("ab")
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=out,
-                            start_new_session=True)  # fmt: skip
-    try:
-        wait_until_up(proc, port, log)
+        argv = common.gunicorn_argv(port, str(logs / "access.log"), logs / "gunicorn.ctl")
+    with common.serve(argv, env, logs / f"{kind}.log", port) as proc:
         yield proc.pid, port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        out.close()
 
 
 # --- memory and CPU from /proc ----------------------------------------------------------------
