@@ -9,6 +9,7 @@ final conversation (separate preparations, then joint conclusions) -> completed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -751,6 +752,80 @@ def next_step(traject: Traject, roles: set[str]) -> tuple[str, object]:
 
 
 assert CYCLE_STEPS[0] == "planned" and CYCLE_STEPS[-1] == "closed"
+
+
+# --- who sees what of a cycle -----------------------------------------------------------------
+
+#: How a person looks at a cycle's markers; the player's modes are these. analysis: the coach
+#: before the conversation, the coaches' markers only (the teacher's preparation stays theirs
+#: until the conversation); preparation: the teacher alone, their own markers only (they form
+#: their own view first); conversation: together, from the submitted kijkwijzer on, everyone's;
+#: review: a closed cycle, or the video cycles are over: everyone's.
+MARKER_MODES = ("analysis", "preparation", "conversation", "review")
+
+
+def marker_mode(roles: set[str], traject: Traject, cycle: Cycle) -> str:
+    """How someone with these roles sees this cycle's markers now. The traject page and the
+    API show markers this way; the player starts in this mode (and may offer the teacher a
+    look back alone: web.player_api.modes_for)."""
+    if traject.status != STATUS_CYCLES or cycle.step == "closed":
+        return "review"
+    if cycle.step in ("prepared", "discussed"):
+        return "conversation"
+    return "analysis" if P_COACH in roles else "preparation"
+
+
+def _seen_in(
+    viewer_id: int, traject: Traject, cycle: Cycle, roles: set[str], mode: str | None
+) -> sa.ColumnElement[bool]:
+    mode = mode or marker_mode(roles, traject, cycle)
+    in_cycle = Marker.cycle_id == cycle.id
+    if mode == "preparation":
+        return sa.and_(in_cycle, Marker.author_id == viewer_id)
+    if mode == "analysis":
+        coaches = [p.user_id for p in traject.participants if p.role == P_COACH and p.user_id]
+        return sa.and_(in_cycle, Marker.author_id.in_(coaches or [0]))
+    if mode in ("conversation", "review"):
+        return in_cycle
+    raise ValueError(f"unknown marker mode {mode!r}")
+
+
+def markers_visible_to(
+    viewer_id: int,
+    traject: Traject,
+    cycles: Iterable[Cycle],
+    roles: set[str],
+    mode: str | None = None,
+) -> sa.Select[Marker]:
+    """The one rule for whose markers a person sees (traject page, API and player): the
+    markers of these cycles that this viewer sees, by time code. Only those in the conversation
+    see markers at all; then as `mode` shows them, or without a mode as marker_mode decides:
+    everyone's once the kijkwijzer is submitted or the cycle is closed, before that a coach the
+    coaches' markers and anyone else only their own."""
+    seen = [_seen_in(viewer_id, traject, c, roles, mode) for c in cycles]
+    if not seen or not is_allowed(roles, traject.kind, "conversation"):
+        seen = [sa.false()]
+    return (
+        sa.select(Marker)
+        .where(sa.or_(*seen))
+        .order_by(Marker.start_ms.is_(None), Marker.start_ms, Marker.id)
+    )
+
+
+@dataclass(frozen=True)
+class CycleDetail:
+    """What of a cycle's working record someone sees beyond its steps and dates."""
+
+    notes: bool  # the conversation notes and markers (whose markers: markers_visible_to)
+    analysis: bool  # the coach's analysis notes
+
+
+def cycle_detail_for(roles: set[str], traject: Traject, cycle: Cycle) -> CycleDetail:
+    """Those in the conversation see its notes and markers; the coach's analysis is the coach's
+    until the cycle is shared with the teacher."""
+    together = is_allowed(roles, traject.kind, "conversation")
+    coach = is_allowed(roles, traject.kind, "coach_step")
+    return CycleDetail(notes=together, analysis=coach or (together and cycle.shared_at is not None))
 
 
 # --- the player: a person's own markers -------------------------------------------------------

@@ -353,20 +353,16 @@ def _traject_json(viewer: Viewer, traject: Traject) -> dict[str, Any]:
     """Everything about a traject that this viewer may see (callers checked "view")."""
     roles = roles_in(traject.id, viewer.user_id)
     allowed = {action: is_allowed(roles, traject.kind, action) for action in ACTIONS}
-    detail = allowed["conversation"]  # notes, markers: for those in the conversation
+    details = {c.id: services.cycle_detail_for(roles, traject, c) for c in traject.cycles}
     user_ids = {p.user_id for p in traject.participants if p.user_id is not None}
     users = {
         u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids or [0])))
     }
     numbers = {c.id: c.number for c in traject.cycles}
     markers: dict[int, list[dict[str, Any]]] = {c.id: [] for c in traject.cycles}
-    if detail and numbers:
-        for marker in db.session.scalars(
-            sa.select(Marker)
-            .where(Marker.cycle_id.in_(numbers))
-            .order_by(Marker.start_ms.is_(None), Marker.start_ms, Marker.id)
-        ):
-            markers[marker.cycle_id].append(_marker_json(marker, numbers[marker.cycle_id]))
+    visible = services.markers_visible_to(viewer.user_id, traject, traject.cycles, roles)
+    for marker in db.session.scalars(visible):
+        markers[marker.cycle_id].append(_marker_json(marker, numbers[marker.cycle_id]))
     points: dict[int, list[dict[str, Any]]] = {c.id: [] for c in traject.cycles}
     for point in db.session.scalars(
         sa.select(ActionPoint).where(ActionPoint.traject_id == traject.id).order_by(ActionPoint.id)
@@ -392,21 +388,17 @@ def _traject_json(viewer: Viewer, traject: Traject) -> dict[str, Any]:
                 "focus": c.focus,
                 "filming_on": _iso(c.filming_on),
                 "recorded_at": _iso(c.recorded_at),
-                "analysis_notes": (
-                    c.analysis_notes
-                    if allowed["coach_step"] or (detail and c.shared_at is not None)
-                    else None
-                ),
+                "analysis_notes": c.analysis_notes if details[c.id].analysis else None,
                 "analysed_at": _iso(c.analysed_at),
                 "shared_at": _iso(c.shared_at),
                 "prepared_at": _iso(c.prepared_at),
                 "conversation_on": _iso(c.conversation_on),
-                "conversation_notes": c.conversation_notes if detail else None,
+                "conversation_notes": c.conversation_notes if details[c.id].notes else None,
                 "discussed_at": _iso(c.discussed_at),
                 "next_filming_on": _iso(c.next_filming_on),
                 "closed_at": _iso(c.closed_at),
                 "viewing_guide": _guide_json(traject, c.viewing_guide, allowed),
-                "markers": markers[c.id] if detail else None,
+                "markers": markers[c.id] if details[c.id].notes else None,
                 "action_points": points[c.id],
             }
             for c in traject.cycles
@@ -631,10 +623,9 @@ def list_markers(traject_id: int, number: int) -> Response:
     viewer = require_viewer()
     traject = require(viewer.user_id, traject_id, "conversation")
     cycle = _cycle_of(traject, number)
+    roles = roles_in(traject.id, viewer.user_id)
     markers = db.session.scalars(
-        sa.select(Marker)
-        .where(Marker.cycle_id == cycle.id)
-        .order_by(Marker.start_ms.is_(None), Marker.start_ms, Marker.id)
+        services.markers_visible_to(viewer.user_id, traject, [cycle], roles)
     )
     return jsonify(markers=[_marker_json(m, number) for m in markers])
 

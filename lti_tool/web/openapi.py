@@ -258,7 +258,12 @@ SCHEMAS: dict[str, Any] = {
             "next_filming_on": _DATE,
             "closed_at": _DATETIME,
             "viewing_guide": {"allOf": [_ref("ViewingGuide")], "nullable": True},
-            "markers": _array(_ref("Marker"), nullable=True),
+            "markers": {
+                **_array(_ref("Marker"), nullable=True),
+                "description": "For those in the conversation (null for others). Before the "
+                "kijkwijzer is submitted a coach sees the coaches' markers and anyone else only "
+                "their own; from then on, and once the cycle is closed, everyone's.",
+            },
             "action_points": _array(_ref("ActionPoint")),
         }
     ),
@@ -773,8 +778,11 @@ PATHS: dict[str, Any] = {
         "number",
         get=_op(
             "listMarkers",
-            "The cycle's markers, by time code",
+            "The cycle's markers that the caller sees, by time code",
             ("200", "MarkerList"),
+            ok_description="Before the kijkwijzer is submitted a coach sees the coaches' "
+            "markers and anyone else only their own; from then on, and once the cycle is "
+            "closed, everyone's.",
             errors=("401", "403", "404"),
         ),
         post=_op(

@@ -45,11 +45,11 @@ from lti_tool.web.auth import Viewer, require_viewer
 
 bp = Blueprint("player_api", __name__, url_prefix="/api")
 
-#: The player's modes. analysis: the coach before the conversation (their markers, the montage);
-#: preparation: the teacher alone (their own markers and the kijkwijzer); conversation: coach and
-#: teacher together (everyone's markers, the coach's notes, action points); review: a closed
+#: The player's modes (whose markers each shows: services.MARKER_MODES). analysis: the coach
+#: before the conversation (the montage); preparation: the teacher alone (the kijkwijzer);
+#: conversation: coach and teacher together (the coach's notes, action points); review: a closed
 #: cycle, read only.
-MODES = ("analysis", "preparation", "conversation", "review")
+MODES = services.MARKER_MODES
 PATH_KINDS = {"recordings": "recording", "montages": "montage"}
 
 
@@ -70,42 +70,33 @@ def bad_input(exc: BadInput) -> tuple[Response, int]:
 
 
 def modes_for(roles: set[str], traject: Traject, cycle: Cycle) -> list[str]:
-    """The modes open to someone with these roles, the default first. The footage rules
+    """The modes open to someone with these roles, the default first: the way the traject
+    page and the API show the cycle's markers (services.marker_mode). The footage rules
     (lti_tool.cycles.footage) decide whether they see the footage at all."""
-    if traject.status != STATUS_CYCLES or cycle.step == "closed":
-        return ["review"]
-    if P_COACH in roles:
-        return ["conversation"] if cycle.step in ("prepared", "discussed") else ["analysis"]
-    if cycle.step == "shared":
-        return ["preparation"]
-    if cycle.step == "prepared":
+    mode = services.marker_mode(roles, traject, cycle)
+    if mode == "conversation" and P_COACH not in roles and cycle.step == "prepared":
         # Kijkwijzer submitted, conversation not yet held: the teacher may still look alone.
         return ["conversation", "preparation"]
-    return ["conversation"]
+    return [mode]
 
 
 def _visible_markers(
-    mode: str, viewer_id: int, traject: Traject, cycle: Cycle, kind: str, item_id: int
+    mode: str,
+    viewer_id: int,
+    roles: set[str],
+    traject: Traject,
+    cycle: Cycle,
+    kind: str,
+    item_id: int,
 ) -> list[Marker]:
-    """Markers of this cycle on this video (or on no video), as the mode shows them: in
-    preparation only one's own (the teacher looks alone first), in analysis only the coaches'
-    (the teacher's preparation stays theirs until the conversation), together everyone's."""
-    query = (
-        sa.select(Marker)
-        .where(
-            Marker.cycle_id == cycle.id,
-            sa.or_(
-                sa.and_(Marker.media_kind == kind, Marker.media_id == item_id),
-                Marker.media_kind.is_(None),
-            ),
+    """Markers of this cycle on this video (or on no video), as the mode shows them
+    (whose: services.markers_visible_to)."""
+    query = services.markers_visible_to(viewer_id, traject, [cycle], roles, mode).where(
+        sa.or_(
+            sa.and_(Marker.media_kind == kind, Marker.media_id == item_id),
+            Marker.media_kind.is_(None),
         )
-        .order_by(Marker.start_ms.is_(None), Marker.start_ms, Marker.id)
     )
-    if mode == "preparation":
-        query = query.where(Marker.author_id == viewer_id)
-    elif mode == "analysis":
-        coaches = [p.user_id for p in traject.participants if p.role == P_COACH and p.user_id]
-        query = query.where(Marker.author_id.in_(coaches or [0]))
     return list(db.session.scalars(query))
 
 
@@ -206,12 +197,9 @@ def player_state(traject_id: int, number: int, path_kind: str, item_id: int) -> 
     together = mode in ("conversation", "review")
     is_coach = P_COACH in roles
     running = traject.status == STATUS_CYCLES and cycle.step != "closed"
+    detail = services.cycle_detail_for(roles, traject, cycle)
 
-    markers = (
-        _visible_markers(mode, uid, traject, cycle, kind, item.id)
-        if allowed["conversation"]
-        else []
-    )
+    markers = _visible_markers(mode, uid, roles, traject, cycle, kind, item.id)
     montages = footage.montages_of(uid, traject, cycle)
     recordings = [r for r in footage.recordings_of(uid, traject, cycle) if r.status == REC_READY]
     user_ids = {m.author_id for m in markers} | {uid}
@@ -267,13 +255,10 @@ def player_state(traject_id: int, number: int, path_kind: str, item_id: int) -> 
             if mode in ("preparation", "conversation", "review")
             else None
         ),
-        "conversation_notes": cycle.conversation_notes
-        if together and allowed["conversation"]
-        else None,
+        "conversation_notes": cycle.conversation_notes if together and detail.notes else None,
+        # The coach's analysis, once shared, in the conversation; not while preparing alone.
         "analysis_notes": (
-            cycle.analysis_notes
-            if (is_coach or (together and cycle.shared_at is not None)) and allowed["conversation"]
-            else None
+            cycle.analysis_notes if detail.analysis and (is_coach or together) else None
         ),
         "action_points": [
             _action_point_json(p, numbers[p.cycle_id])

@@ -55,6 +55,7 @@ from lti_tool.cycles.viewing_guides import (
     template_for,
 )
 from lti_tool.db import MAX_ID, db
+from lti_tool.outcomes.models import CourseRoster, RosterMember
 from lti_tool.people.models import ROLE_ADMIN, ROLE_COACH, Course, User
 from lti_tool.people.services import course_members
 from lti_tool.privacy.access import ACTIONS, Forbidden, is_allowed
@@ -488,6 +489,7 @@ class CycleView:
     earlier_points: list[ActionPoint]
     offers: dict[str, bool]
     guide_state: str  # none | draft | submitted
+    detail: services.CycleDetail  # what of its notes the viewer sees
     footage: dict[str, Any] | None = None  # recordings and montages the viewer may see
 
 
@@ -510,12 +512,9 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
         for q in traject.questions
         if q.approved_at is None and (question is None or q.version > question.version)
     ]
-    cycle_ids = [c.id for c in traject.cycles]
-    markers = (
-        db.session.scalars(sa.select(Marker).where(Marker.cycle_id.in_(cycle_ids))).all()
-        if cycle_ids
-        else []
-    )
+    markers = db.session.scalars(
+        services.markers_visible_to(uid, traject, traject.cycles, roles)
+    ).all()
     points = db.session.scalars(
         sa.select(ActionPoint).where(ActionPoint.traject_id == traject.id).order_by(ActionPoint.id)
     ).all()
@@ -530,7 +529,6 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
     course = db.session.get(Course, traject.course_id)
     current = _current_cycle(traject)
     number_of = {c.id: c.number for c in traject.cycles}
-    sees_details = may["conversation"] or may["coach_step"] or may["fill_viewing_guide"]
 
     cycles = []
     previous: Cycle | None = None
@@ -579,11 +577,8 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
                 earlier_points=[p for p in points if number_of.get(p.cycle_id, 0) < cycle.number],
                 offers=offers,
                 guide_state=guide_state,
-                footage=(
-                    cycle_footage(uid, traject, cycle)
-                    if may["view_footage"] and footage.may_see_cycle_footage(uid, traject, cycle)
-                    else None
-                ),
+                detail=services.cycle_detail_for(roles, traject, cycle),
+                footage=_footage_for(uid, traject, cycle, may),
             )
         )
         previous = cycle
@@ -626,12 +621,12 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
         "people": people,
         "participants": participants,
         "participant_name": lambda p: _participant_name(p, people),
+        "left_course": _left_course(traject.course_id, (p.user_id for p in participants)),
         "role_options": [(r, ROLE_LABELS[r]) for r in ADDABLE_ROLES[traject.kind]],
         "addable_roles": ADDABLE_ROLES[traject.kind],
         "member_options": [(u.id, u.display_name) for u in members if u.id not in taken],
         "cycles": cycles,
         "current": current,
-        "sees_details": sees_details,
         "refine_after": refine_after,
         "tag_options": [(t, t) for t in tags],
         "marker_options": [(k, MARKER_LABELS[k]) for k in MARKER_KINDS],
@@ -665,6 +660,38 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
         "goal_labels": GOAL_LABELS,
         "is_last_cycle": lambda c: c.number == max(x.number for x in traject.cycles),
     }
+
+
+def _footage_for(
+    uid: int, traject: Traject, cycle: Cycle, may: dict[str, bool]
+) -> dict[str, Any] | None:
+    """The cycle's footage as the viewer may see it; for the coach of a child traject without
+    the parents' consent for filming also, to say why nothing can be added yet."""
+    if not may["view_footage"]:
+        return None
+    if footage.may_see_cycle_footage(uid, traject, cycle) or (
+        may["coach_step"] and footage.consent_missing(traject)
+    ):
+        return cycle_footage(uid, traject, cycle)
+    return None
+
+
+def _left_course(course_id: int, user_ids: Iterable[int | None]) -> dict[int, datetime]:
+    """When people left the course, by the roster (as the coach's dashboard marks them); they
+    stay in their trajects."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        sa.select(RosterMember.user_id, RosterMember.left_at)
+        .join(CourseRoster, CourseRoster.id == RosterMember.roster_id)
+        .where(
+            CourseRoster.course_id == course_id,
+            RosterMember.user_id.in_(wanted),
+            RosterMember.left_at.is_not(None),
+        )
+    ).all()
+    return {user_id: left_at for user_id, left_at in rows if left_at is not None}
 
 
 def _marker_choice(marker: Marker, number_of: dict[int, int]) -> str:

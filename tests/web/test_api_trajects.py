@@ -619,3 +619,58 @@ def test_traject_json_validates_against_its_schema_and_the_check_can_fail(
     ):
         with pytest.raises(ValidationError):
             check_schema(spec, schema, broken)
+
+
+# --- whose markers a person sees ----------------------------------------------------------------
+
+
+def _seen(api: Api, t: int) -> tuple[set[int], set[int]]:
+    """The marker ids of cycle 1 in the traject's detail and in the cycle's marker list."""
+    detail = api.call("GET", T, 200, traject_id=t)["cycles"][0]["markers"]
+    listed = api.call("GET", C + "/markers", 200, traject_id=t, number=1)["markers"]
+    return {m["id"] for m in detail}, {m["id"] for m in listed}
+
+
+def _both_mark_cycle_1(coach: Api, teacher: Api, t: int) -> tuple[int, int]:
+    """The coach marks a moment while analysing, the teacher one while preparing (shared)."""
+    one = {"traject_id": t, "number": 1}
+    coach.call("POST", C + "/recorded", 200, {"focus": "beurten"}, **one)
+    coachs = coach.call("POST", C + "/markers", 201, {"text": "De coach zag dit"}, **one)
+    coach.call("POST", C + "/analysed", 200, {"analysis_notes": "Sterke momenten"}, **one)
+    assert _seen(teacher, t) == (set(), set())  # nothing of the analysis before sharing
+    coach.call("POST", C + "/share", 200, **one)
+    teachers = teacher.call(
+        "POST", C + "/markers", 201, {"kind": "question", "text": "Ik zag dit"}, **one
+    )
+    return coachs["id"], teachers["id"]
+
+
+def test_markers_stay_ones_own_until_the_kijkwijzer_is_in(coach: Api, teacher: Api) -> None:
+    t = new_traject(coach, teacher)
+    through_intake(coach, teacher, t)
+    one = {"traject_id": t, "number": 1}
+    coachs, teachers = _both_mark_cycle_1(coach, teacher, t)
+
+    # Shared: the teacher prepares alone; the coach does not read the preparation.
+    assert _seen(teacher, t) == ({teachers}, {teachers})
+    assert _seen(coach, t) == ({coachs}, {coachs})
+
+    # Prepared: the kijkwijzer is in; the conversation shows both.
+    both = {coachs, teachers}
+    teacher.call("POST", C + "/viewing-guide/submit", 200, {"answers": GUIDE}, **one)
+    assert _seen(teacher, t) == _seen(coach, t) == (both, both)
+
+    # Closed: the cycle's record, for both.
+    teacher.call("POST", C + "/conversation", 200, {"conversation_notes": "Samen"}, **one)
+    teacher.call("POST", C + "/action-points", 201, {"text": "Wachten"}, **one)
+    coach.call("POST", C + "/close", 200, {"next_filming_on": "2026-12-01"}, **one)
+    assert _seen(teacher, t) == _seen(coach, t) == (both, both)
+
+
+def test_once_the_cycles_are_closed_early_both_see_all_markers(coach: Api, teacher: Api) -> None:
+    t = new_traject(coach, teacher)
+    through_intake(coach, teacher, t)
+    coachs, teachers = _both_mark_cycle_1(coach, teacher, t)
+    coach.call("POST", T + "/close-early", 200, {"reason": "Verlof"}, traject_id=t)
+    both = {coachs, teachers}
+    assert _seen(teacher, t) == _seen(coach, t) == (both, both)

@@ -226,6 +226,36 @@ def test_only_ones_own_markers_change_while_the_cycle_is_open(
     )  # fmt: skip
 
 
+def test_the_player_starts_with_the_markers_the_page_and_the_api_show(
+    app: Flask, people: tuple[Api, Api, Api], clip: Path
+) -> None:
+    """One rule (cycles.services.markers_visible_to): the player's default mode shows the
+    same markers as the cycle's marker list, for coach and teacher, at every step."""
+    coach, teacher, _ = people
+    t, rec = _cycle_with_footage(app, coach, teacher, clip)
+    one = {"traject_id": t, "number": 1}
+    body = {"media_kind": "recording", "media_id": rec, "text": "Knikt", "start_ms": 400}
+    coach.call("POST", C + "/markers", 201, body, **one)
+    coach.call("POST", C + "/share", 200, **one)
+    teacher.call("POST", C + "/markers", 201, {**body, "kind": "question"}, **one)
+
+    def agree(step: str, expected: dict[str, int]) -> None:
+        for name, api in (("coach", coach), ("teacher", teacher)):
+            player = {m["id"] for m in _markers(api, t, rec)["markers"]}
+            listed = {m["id"] for m in api.call("GET", C + "/markers", 200, **one)["markers"]}
+            assert player == listed, (step, name)
+            assert len(player) == expected[name], (step, name)
+
+    agree("shared", {"coach": 1, "teacher": 1})
+    teacher.call("POST", C + "/viewing-guide/submit", 200, {"answers": GUIDE}, **one)
+    agree("prepared", {"coach": 2, "teacher": 2})
+    teacher.call("POST", C + "/conversation", 200, {"conversation_notes": "Samen"}, **one)
+    teacher.call("POST", C + "/action-points", 201, {"text": "Wachten"}, **one)
+    agree("discussed", {"coach": 2, "teacher": 2})
+    coach.call("POST", C + "/close", 200, {"next_filming_on": "2026-12-01"}, **one)
+    agree("closed", {"coach": 2, "teacher": 2})
+
+
 # --- stills in the report -------------------------------------------------------------------------
 
 

@@ -11,13 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 import sqlalchemy as sa
+from flask import Flask
+from flask_babel import force_locale, gettext
 
 from lti_tool.cycles.models import ActionPoint, Traject, ViewingGuide
 from lti_tool.db import db
+from lti_tool.outcomes import tasks
+from lti_tool.people.models import Membership, User
 from tests.lti_platform import (
     INSTITUTION_ADMIN,
     INSTRUCTOR,
@@ -654,3 +659,156 @@ def test_odd_digits_and_huge_ids_get_a_clear_answer(coach: Client, teacher: Clie
     for path in ("/trajects/99999999999", "/trajects/99999999999/cycles/1/kijkwijzer",
                  "/trajects/99999999999/report"):  # fmt: skip
         assert coach.get(path).status_code == 403, path
+
+
+# --- whose markers a person sees ----------------------------------------------------------------
+
+
+def marker_texts(html: str) -> set[str]:
+    return set(re.findall(r'<span class="marker-text">(.*?)</span>', html, re.S))
+
+
+def test_markers_stay_ones_own_until_the_kijkwijzer_is_in(coach: Client, teacher: Client) -> None:
+    """The teacher forms their own view first and the coach does not read it beforehand:
+    before the kijkwijzer is submitted each sees their side only; from then on both see all."""
+    t = create(coach, "teacher", "Eerst een eigen blik", teacher="Jeroen Bakker")
+    through_intake(coach, teacher, t)
+
+    def seen(client: Client) -> set[str]:
+        return marker_texts(client.get(f"/trajects/{t}").text)
+
+    coach.step(f"/trajects/{t}/cycles/1/recorded", {"focus": "Beurtverdeling"})
+    coach.step(f"/trajects/{t}/cycles/1/markers", {"kind": "strength", "text": "COACH-ZAG-DIT"})
+    coach.step(f"/trajects/{t}/cycles/1/analysed", {"analysis_notes": "Drie momenten"})
+    assert seen(teacher) == set()
+    coach.step(f"/trajects/{t}/cycles/1/share")
+    teacher.step(f"/trajects/{t}/cycles/1/markers", {"kind": "question", "text": "IK-ZAG-DIT"})
+
+    # Shared: the teacher prepares alone, the coach has their own analysis.
+    assert seen(teacher) == {"IK-ZAG-DIT"}
+    assert seen(coach) == {"COACH-ZAG-DIT"}
+
+    # Prepared: the kijkwijzer is in, the conversation shows both.
+    teacher.step(f"/trajects/{t}/cycles/1/kijkwijzer", {**GUIDE, "action": "submit"})
+    assert seen(teacher) == seen(coach) == {"IK-ZAG-DIT", "COACH-ZAG-DIT"}
+
+    # Closed: the record of the cycle, for both.
+    teacher.step(f"/trajects/{t}/cycles/1/conversation", {"conversation_notes": "Samen"})
+    teacher.step(f"/trajects/{t}/cycles/1/action-points", {"action_point": "Wachten"})
+    coach.step(f"/trajects/{t}/cycles/1/close", {"next_filming_on": "2027-01-11"})
+    assert seen(teacher) == seen(coach) == {"IK-ZAG-DIT", "COACH-ZAG-DIT"}
+
+
+# --- participants and privacy -------------------------------------------------------------------
+
+
+def nl(app: Flask, msgid: str, **values: Any) -> str:
+    """The Dutch the page shows for an English source string (whatever the catalogue holds)."""
+    with app.test_request_context(), force_locale("nl"):
+        return str(gettext(msgid, **values))
+
+
+def participant_row(html: str, name: str) -> str:
+    rows = re.findall(
+        r"<li[^>]*data-participant=[^>]*>.*?</li>", block(html, "participants", "</ul>"), re.S
+    )
+    found = [row for row in rows if f'<span class="name">{name}</span>' in row]
+    assert len(found) == 1, (name, rows)
+    return found[0]
+
+
+def test_a_participant_who_left_the_course_is_marked(
+    app: Flask, school: TestPlatform, coach: Client, teacher: Client, app_ctx: Any
+) -> None:
+    t = create(coach, "teacher", "Wie is er nog", teacher="Jeroen Bakker")
+    page = coach.get(f"/trajects/{t}").text
+    assert 'data-left="1"' not in block(page, "participants", "</ul>")
+
+    # The roster (NRPS), read with the service the coach's launch names: Jeroen left.
+    launch(
+        school,
+        Person("coach-sanne", [INSTRUCTOR], "Sanne de Vries"),
+        mutate=lambda body: body.update(school.service_claims()),
+    )
+    school.members["course-1"] = [
+        {"user_id": "coach-sanne", "roles": [INSTRUCTOR], "status": "Active",
+         "name": "Sanne de Vries"},
+        {"user_id": "teacher-jeroen", "roles": [LEARNER], "status": "Inactive",
+         "name": "Jeroen Bakker"},
+    ]  # fmt: skip
+    db.session.rollback()
+    course_id = db.session.scalar(
+        sa.select(Membership.course_id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.issuer == school.issuer, User.sub == "coach-sanne")
+    )
+    assert course_id is not None
+    assert tasks.sync_roster.run(course_id) == "ready"
+    db.session.rollback()
+
+    page = coach.get(f"/trajects/{t}").text
+    jeroen = participant_row(page, "Jeroen Bakker")
+    assert 'data-left="1"' in jeroen
+    left = nl(app, "left the course on %(date)s", date="")
+    assert left.strip() in re.sub(r"<[^>]+>", "", jeroen)  # in words, not colour only
+    assert 'data-left="1"' not in participant_row(page, "Sanne de Vries")
+
+
+def test_the_traject_page_links_to_the_privacy_pages_for_whoever_may_open_them(
+    school: TestPlatform, coach: Client, teacher: Client
+) -> None:
+    t = create(coach, "teacher", "Privacy in zicht", teacher="Jeroen Bakker")
+    team = create(coach, "team", "Klimaat", section="middenbouw")
+    jeroen = re.search(
+        r'<option value="(\d+)"[^>]*>Jeroen Bakker</option>', coach.get(f"/trajects/{team}").text
+    )
+    assert jeroen is not None
+    coach.step(f"/trajects/{team}/participants", {"role": "management", "user_id": jeroen.group(1)})
+
+    # Coach and teacher, and school management in a team traject (no footage of its own).
+    for client, traject in ((coach, t), (teacher, t), (coach, team), (teacher, team)):
+        links = block(client.get(f"/trajects/{traject}").text, "privacy-links", "</ul>")
+        for testid, path in (
+            ("privacy-traject-link", f"/privacy/trajects/{traject}"),
+            ("privacy-me-link", "/privacy/me"),
+        ):
+            href = re.search(r'href="([^"]+)" data-testid="' + testid + '"', links)
+            assert href is not None and urlsplit(href.group(1)).path.endswith(path), links
+            opened = client.session.get(urljoin(client.base + "/", href.group(1)), timeout=10)
+            assert opened.status_code == 200, (testid, traject)
+
+    # Someone outside the traject sees neither page of it.
+    fatima = launch(school, Person("teacher-fatima", [LEARNER], "Fatima El Amrani"))
+    assert fatima.get(f"/trajects/{t}").status_code == 403
+    assert fatima.get(f"/privacy/trajects/{t}").status_code == 403
+
+
+def test_the_coach_reads_why_a_child_traject_takes_no_recordings_yet(
+    app: Flask, coach: Client, teacher: Client
+) -> None:
+    t = create(coach, "child", "Concentratie", teacher="Jeroen Bakker", pupil_code="L-07")
+    through_intake(coach, teacher, t)
+    page = coach.get(f"/trajects/{t}").text
+    assert 'data-testid="upload-form-1"' not in page
+    why = block(page, "upload-waits-for-consent-1", "</p>")
+    text = nl(
+        app, "There is no consent from the parents to film yet, so no recordings can be added."
+    )
+    assert text in why
+    link = re.search(r'href="([^"]+)" data-testid="consent-link-1"', why)
+    assert link is not None and link.group(1).endswith(f"/privacy/trajects/{t}#consent")
+    consent_page = coach.session.get(urljoin(coach.base + "/", link.group(1)), timeout=10)
+    assert consent_page.status_code == 200 and 'data-testid="consent-form"' in consent_page.text
+    # The teacher takes no recordings: nothing to explain there.
+    assert "upload-waits-for-consent-1" not in teacher.get(f"/trajects/{t}").text
+
+    # Once the parents' consent for filming is recorded, the upload form takes its place.
+    recorded = coach.post(
+        f"/privacy/trajects/{t}/consents",
+        {"given_by": "parent", "given_by_name": "Moeder van L-07", "given_on": "2026-10-01",
+         "scopes": ["filming", "teacher"], "evidence_note": "Formulier op papier"},
+    )  # fmt: skip
+    assert recorded.status_code == 303, recorded.text[:400]
+    page = coach.get(f"/trajects/{t}").text
+    assert 'data-testid="upload-form-1"' in page
+    assert "upload-waits-for-consent-1" not in page
