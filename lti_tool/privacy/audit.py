@@ -37,6 +37,7 @@ OBJECTION_LIFT = "objection.lift"
 EXPORT_REQUEST = "export.request"
 EXPORT_DOWNLOAD = "export.download"
 PERSON_ERASE = "person.erase"
+TRAJECT_REMOVE = "traject.remove"
 POLICY_CHANGE = "policy.change"
 HOLD_PLACE = "hold.place"
 HOLD_LIFT = "hold.lift"
@@ -58,6 +59,7 @@ EVENTS = (
     EXPORT_REQUEST,
     EXPORT_DOWNLOAD,
     PERSON_ERASE,
+    TRAJECT_REMOVE,
     POLICY_CHANGE,
     HOLD_PLACE,
     HOLD_LIFT,

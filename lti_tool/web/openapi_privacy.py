@@ -300,6 +300,46 @@ SCHEMAS: dict[str, Any] = {
     "AuditLog": _object({"events": _array(_ref("AuditEvent"))}),
     "HoldInput": _object({"traject_id": _INT, "reason": _STR}, required=False),
     "Hold": _object({"id": _INT, "traject_id": _INT}),
+    "TrajectRemoval": _object(
+        {
+            "traject_id": _INT,
+            "ended": _BOOL,
+            "held": _BOOL,
+            "removable": _BOOL,
+            "removes": {"type": "object", "additionalProperties": _INT},
+            "keeps": {"type": "object", "additionalProperties": _INT},
+            "pop": _object(
+                {
+                    "approved": _array(_object({"id": _INT, "version": _INT})),
+                    "unapproved": _array(_INT),
+                }
+            ),
+        },
+        "What removing the traject would remove and keep, in counts; whether it can be "
+        "removed now (ended, no legal hold); the teacher's POP contributions from it: approved "
+        "ones can be kept, unapproved ones go.",
+    ),
+    "TrajectRemovalInput": _object(
+        {
+            "confirm": _BOOL,
+            "keep_pop": {
+                "type": "boolean",
+                "default": True,
+                "description": "Keep the approved POP contribution (its approved versions)",
+            },
+        },
+        "confirm must be true.",
+        required=False,
+    ),
+    "TrajectRemoved": _object(
+        {
+            "traject_id": _INT,
+            "keep_pop": _BOOL,
+            "removed": {"type": "object", "additionalProperties": _INT},
+            "kept": {"type": "object", "additionalProperties": _INT},
+        },
+        "What the removal removed and what it kept, in counts.",
+    ),
     "ErasureInput": _object({"confirm": _BOOL}, required=False),
     "Erasure": _object(
         {
@@ -366,6 +406,27 @@ PATHS: dict[str, Any] = {
     _T + "/releases/{release_id}/revoke": {
         "parameters": [_TRAJECT, _p("release_id", "The release's id")],
         "post": _op("revokeRelease", "End a release at once", ("200", "Release"), errors=_WRITE),
+    },
+    _T + "/removal": {
+        "parameters": [_TRAJECT],
+        "get": _op(
+            "getTrajectRemoval",
+            "What removing this traject would remove and keep (its coached teacher only)",
+            ("200", "TrajectRemoval"),
+        ),
+    },
+    _T + "/remove": {
+        "parameters": [_TRAJECT],
+        "post": _op(
+            "removeTraject",
+            "The coached teacher removes an ended teacher traject about them: its texts, "
+            "footage, consents and releases; the approved POP contribution stays unless "
+            "keep_pop is false. Not while it runs or a legal hold applies (409); not for the "
+            "coach, another teacher or an administrator (403)",
+            ("200", "TrajectRemoved"),
+            body="TrajectRemovalInput",
+            errors=_WRITE,
+        ),
     },
     _T + "/cycles/{number}/{kind}/{item_id}/download": {
         "parameters": [

@@ -1,6 +1,7 @@
 """Privacy pages and JSON API: consent, "niet filmen", releases, who watched my footage, my data
-(export), the administrator's retention policy, legal holds, audit log and erasure, and the page
-for the school's privacy officer.
+(export, and the teacher's removal of an ended traject about them), the administrator's
+retention policy, legal holds, audit log and erasure, and the page for the school's privacy
+officer.
 
 Forms carry the launch token (the session cookie authenticates reads only: launch/session.py).
 """
@@ -32,7 +33,7 @@ from lti_tool.media.models import Montage, Recording
 from lti_tool.media.storage import get_storage
 from lti_tool.media.streaming import media_url
 from lti_tool.people.models import ROLE_ADMIN, ROLE_COACH, Course, Membership, User
-from lti_tool.privacy import audit, retention, subject
+from lti_tool.privacy import audit, removal, retention, subject
 from lti_tool.privacy import services as privacy
 from lti_tool.privacy.access import (
     AUDIENCE_ROLE,
@@ -50,6 +51,7 @@ from lti_tool.privacy.models import (
     Release,
 )
 from lti_tool.web.auth import Viewer, current_viewer, is_api_request, require_viewer
+from lti_tool.web.trajects import STATUS_LABELS
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
@@ -70,6 +72,37 @@ CHECK_LABELS = {
     "clear": _l("No pupil who may not be filmed is recognisable"),
     "redact": _l("Needs blurring before sharing beyond teacher and coach"),
 }
+#: What a traject's removal counts, as the teacher reads it (privacy/removal.py names them).
+REMOVAL_LABELS = {
+    "intake": _l("Intake"),
+    "development_questions": _l("Wordings of the development question"),
+    "cycles": _l("Video cycles, with their notes"),
+    "viewing_guides": _l("Kijkwijzers filled in"),
+    "markers": _l("Markers (moments of strength and others)"),
+    "action_points": _l("Action points"),
+    "final_review": _l("Final conversation"),
+    "recordings": _l("Recordings, with everything made from them"),
+    "montages": _l("Montages"),
+    "uploads": _l("Unfinished uploads"),
+    "consents": _l("Consent records, with their forms"),
+    "releases": _l("Releases"),
+    "participants": _l("Participants"),
+    "lifted_holds": _l("Lifted legal holds"),
+    "pop_contributions": _l("POP contributions"),
+    "pop_drafts": _l("POP draft versions not approved"),
+    "audit_events": _l("Audit log entries (ids only, no text)"),
+    "deletion_records": _l("Deletion records (ids only)"),
+}
+REMOVAL_REFUSALS = {
+    "running": _l(
+        "This traject is still running. You can remove it once it has ended, after the final "
+        "conversation."
+    ),
+    "legal_hold": _l(
+        "A legal hold applies to this traject, so it cannot be removed now. Your school's "
+        "administrator can tell you more."
+    ),
+}
 EVIDENCE_TYPES = {".pdf", ".jpg", ".jpeg", ".png"}
 EVIDENCE_MAX = 10 * 1024 * 1024
 
@@ -77,7 +110,9 @@ EVIDENCE_MAX = 10 * 1024 * 1024
 @bp.errorhandler(privacy.PrivacyRefused)
 def privacy_refused(exc: privacy.PrivacyRefused) -> tuple[Response | str, int]:
     db.session.rollback()
-    status = 409 if exc.code == "order" else 422
+    status = 409 if exc.code in ("order", *REMOVAL_REFUSALS) else 422
+    if exc.code == "forbidden":
+        status = 403
     if is_api_request():
         return jsonify(error=exc.code, message=str(exc.message), field=exc.field), status
     return render_template("web/step_refused.html", message=exc.message), status
@@ -534,6 +569,8 @@ def me_page() -> str:
         exports=[_export_json(e, viewer) for e in subject.exports_of(viewer.user_id)],
         shared=_shared_json(viewer),
         views=_my_views(viewer),
+        trajects=[(t, removal.is_ended(t)) for t in removal.teacher_trajects(viewer.user_id)],
+        status_labels=STATUS_LABELS,
         launch_token=viewer.token,
     )
 
@@ -592,6 +629,98 @@ def download_export(export_id: int) -> WerkzeugResponse:
     )  # fmt: skip
     db.session.commit()
     return redirect(url, code=303)
+
+
+# --- the teacher removes an ended traject about them -----------------------------------------
+
+
+def _own_traject(viewer: Viewer, traject_id: int) -> Traject:
+    """The traject if it is about the viewer (its coached teacher). Who may know that it exists
+    (its participants, the school's administrators) is told why they cannot remove it; anyone
+    else gets the refusal that does not tell an unknown id from a forbidden one."""
+    traject = db.session.get(Traject, traject_id)
+    if traject is None:
+        raise Forbidden("remove_traject")
+    if removal.is_coached_teacher(traject, viewer.user_id):
+        return traject
+    if can(viewer.user_id, traject, "view"):
+        raise privacy.PrivacyRefused(
+            "forbidden", _l("Only the teacher this traject is about can remove it.")
+        )
+    if ROLE_ADMIN in viewer.course_roles and footage.platform_of(traject) == _platform(viewer):
+        raise privacy.PrivacyRefused(
+            "forbidden",
+            _l(
+                "Only the teacher this traject is about can remove it. At a person's request, "
+                "an administrator erases that person on the school's privacy page."
+            ),
+        )
+    raise Forbidden("remove_traject")
+
+
+def _keep_pop(form: dict[str, Any]) -> bool:
+    """Keep the approved POP contribution unless the teacher chose to remove it too."""
+    value = form.get("keep_pop", True)
+    if value in (True, "1", "on", "yes", "true"):
+        return True
+    if value in (False, "0", "off", "no", "false"):
+        return False
+    raise privacy.PrivacyRefused(
+        "keep_pop", _l("Choose whether to keep your POP contribution."), "keep_pop"
+    )
+
+
+def _removal_page(viewer: Viewer, traject: Traject, result: removal.Removal | None = None) -> str:
+    preview = removal.preview(traject) if result is None else None
+    return render_template(
+        "privacy/remove.html",
+        traject=traject,
+        preview=preview,
+        refusal=REMOVAL_REFUSALS.get(removal.refusal(traject) or "") if preview else None,
+        result=result,
+        labels=REMOVAL_LABELS,
+        launch_token=viewer.token,
+    )
+
+
+@bp.get("/privacy/trajects/<int:traject_id>/remove")
+def remove_page(traject_id: int) -> str:
+    """The confirmation: what goes and what stays, in counts, and the POP choice."""
+    viewer = require_viewer()
+    return _removal_page(viewer, _own_traject(viewer, traject_id))
+
+
+@bp.get("/api/trajects/<int:traject_id>/removal")
+def api_removal(traject_id: int) -> Response:
+    viewer = require_viewer()
+    return jsonify(removal.preview(_own_traject(viewer, traject_id)).as_json())
+
+
+@bp.post("/api/trajects/<int:traject_id>/remove")
+@bp.post("/privacy/trajects/<int:traject_id>/remove", endpoint="remove_form")
+def remove_traject(traject_id: int) -> Any:
+    viewer = require_viewer()
+    traject = _own_traject(viewer, traject_id)
+    code = removal.refusal(traject)
+    if code is not None:
+        raise privacy.PrivacyRefused(code, REMOVAL_REFUSALS[code])
+    form = _form()
+    if form.get("confirm") not in (True, "1", "on", "yes", "true"):
+        raise privacy.PrivacyRefused("confirm", _l("Confirm the removal."), "confirm")
+    keep_pop = _keep_pop(form)
+    try:
+        result = removal.remove_traject(
+            traject.id, viewer.user_id, keep_pop=keep_pop, launch_id=viewer.launch.id
+        )
+    except removal.RemovalRefused as exc:
+        db.session.rollback()
+        if exc.code not in REMOVAL_REFUSALS:
+            raise Forbidden("remove_traject") from exc
+        raise privacy.PrivacyRefused(exc.code, REMOVAL_REFUSALS[exc.code]) from exc
+    db.session.commit()
+    if is_api_request():
+        return jsonify(result.as_json())
+    return _removal_page(viewer, traject, result)
 
 
 # --- the administrator ------------------------------------------------------------------------
