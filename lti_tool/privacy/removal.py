@@ -51,10 +51,12 @@ from lti_tool.people.models import Course
 from lti_tool.privacy import audit
 from lti_tool.privacy import services as privacy
 from lti_tool.privacy.models import AuditEvent, Consent, DeletionRecord, LegalHold, Release
-from lti_tool.privacy.retention import delete_footage, delete_prefix_everywhere, footage_of
-
-#: The reason on the deletion records of footage that goes with a removed traject.
-REASON_TRAJECT_REMOVED = "traject_removed"
+from lti_tool.privacy.retention import (
+    REASON_TRAJECT_REMOVED,
+    delete_footage,
+    delete_prefix_everywhere,
+    footage_of,
+)
 
 #: The states in which a traject has ended. There is no cancelled or stopped state: a coach
 #: who ends the cycles early still leads to the final conversation, which completes it.

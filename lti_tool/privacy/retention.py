@@ -49,7 +49,11 @@ REASON_FINAL = "retention_final"
 REASON_CONSENT = "consent_withdrawn"
 REASON_ERASURE = "erasure"
 REASON_EXPORT = "export_expired"
-REASONS = (REASON_REMOVED, REASON_RAW, REASON_FINAL, REASON_CONSENT, REASON_ERASURE, REASON_EXPORT)
+REASON_TRAJECT_REMOVED = "traject_removed"  # the teacher removed the traject about them
+REASONS = (
+    REASON_REMOVED, REASON_RAW, REASON_FINAL, REASON_CONSENT, REASON_ERASURE, REASON_EXPORT,
+    REASON_TRAJECT_REMOVED,
+)  # fmt: skip
 
 _LOCK = "retention"
 STALE_LOCK = timedelta(hours=6)

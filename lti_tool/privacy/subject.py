@@ -10,6 +10,8 @@ Erasure (an administrator acting on a request), explicitly:
   launches, exports, unfinished uploads; footage in which they are the filmed teacher; teacher
   trajects in which they are the coached teacher (the whole traject is about them); their
   participation as teacher, team member, management, parent or external in other trajects;
+  their POP contributions, also those kept after they removed the traject; their place as
+  someone's chosen manager (that POP goes back to being seen by its teacher only);
 - stays, because it is other people's record: a coach's participation (the coached teachers'
   trajects depend on it), texts they wrote in other people's trajects (markers, action points,
   kijkwijzers of a team traject), consents they recorded (the school's evidence), the audit
@@ -281,8 +283,22 @@ def erasure_preview(user_id: int) -> dict[str, Any]:
         "teacher_trajects": len(teacher_trajects),
         "participations_removed": sum(1 for p in participations if p.role != P_COACH),
         "coach_participations_kept": sum(1 for p in participations if p.role == P_COACH),
+        "pop_contributions": _pop_count(user_id),
         "holds": sorted(_holds_blocking(user_id)),
     }
+
+
+def _pop_count(user_id: int) -> int:
+    from lti_tool.outcomes.models import PopContribution
+
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(PopContribution.id)).where(
+                PopContribution.teacher_id == user_id
+            )
+        )
+        or 0
+    )
 
 
 def _teacher_trajects(user_id: int) -> list[Traject]:
@@ -354,6 +370,22 @@ def erase_person(
         .where(FootagePrivacy.filmed_user_id == user_id)
         .values(filmed_user_id=None)
     )
+    from lti_tool.outcomes.models import PopContribution
+
+    # Their POP: what the teacher trajects left behind (SET NULL) and any they chose to keep
+    # when they removed a traject. The versions go with it (cascade).
+    for contribution in db.session.scalars(
+        sa.select(PopContribution).where(PopContribution.teacher_id == user_id)
+    ):
+        db.session.delete(contribution)
+        result.count(result.removed, "pop_contributions")
+    managed = db.session.execute(
+        sa.update(PopContribution)
+        .where(PopContribution.manager_id == user_id)
+        .values(manager_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    result.count(result.removed, "pop_manager_choices", int(getattr(managed, "rowcount", 0) or 0))
     for export in exports_of(user_id):
         delete_export(export, REASON_ERASURE)
         result.count(result.removed, "exports")

@@ -212,9 +212,26 @@ def test_erasure_removes_what_must_go_and_keeps_other_peoples_records(
             school.course_id, school.uid("coach"), "teacher", "Weg", leaver.user_id
         )
         f = add_footage(traject, open_cycle(traject), clip, school.uid("coach"))
+        from lti_tool.outcomes.models import PopContribution, PopVersion
+
+        # Their POP: one of this traject, one kept after they removed an earlier traject
+        # (no traject any more); and they are the chosen manager of a colleague's POP.
+        own = [
+            PopContribution(traject_id=traject.id, teacher_id=leaver.user_id, title="Weg"),
+            PopContribution(traject_id=None, teacher_id=leaver.user_id, title="Eerder traject"),
+        ]
+        managed = PopContribution(
+            traject_id=None, teacher_id=school.uid("teacher"), title="Collega",
+            manager_id=leaver.user_id,
+        )  # fmt: skip
+        db.session.add_all([*own, managed])
+        db.session.flush()
+        db.session.add(PopVersion(contribution_id=own[1].id, number=1, content={"goal": "Rust"}))
         db.session.commit()
+        own_ids, managed_id = [c.id for c in own], managed.id
     coach_traject = school.call("admin", "GET", f"/privacy/admin/people/{leaver.user_id}/erase")
     assert coach_traject.status_code == 200 and "erase-preview" in coach_traject.text
+    assert "POP" in coach_traject.text
     path = f"/api/admin/privacy/people/{leaver.user_id}/erase"
     school.call("coach", "POST", path, {"confirm": True}, 403)
     school.call("admin", "POST", path, {}, 422)  # confirm first
@@ -228,7 +245,19 @@ def test_erasure_removes_what_must_go_and_keeps_other_peoples_records(
     assert done["removed"]["footage"] == 2 and done["removed"]["teacher_trajects"] == 1
     assert done["removed"]["memberships"] == 1 and done["removed"]["launches"] >= 1
     assert "coach_participations" not in done["kept"]  # they were never a coach
+    assert done["removed"]["pop_contributions"] == 2
+    assert done["removed"]["pop_manager_choices"] == 1
     with app.app_context():
+        from lti_tool.outcomes.models import PopContribution, PopVersion
+
+        assert not db.session.scalars(
+            sa.select(PopContribution).where(PopContribution.id.in_(own_ids))
+        ).all()
+        assert not db.session.scalars(
+            sa.select(PopVersion).where(PopVersion.contribution_id.in_(own_ids))
+        ).all()
+        colleague = db.session.get(PopContribution, managed_id)
+        assert colleague is not None and colleague.manager_id is None  # theirs stays
         user = db.session.get(User, leaver.user_id)
         assert user is not None and user.name is None and user.sub.startswith("erased-")
         assert db.session.get(Recording, f.recording_id) is None
