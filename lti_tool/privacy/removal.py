@@ -149,7 +149,11 @@ def record_counts(traject_id: int) -> dict[str, int]:
             sa.select(n).select_from(Recording).where(Recording.cycle_id.in_(cycles))
         ),
         "montages": _count(sa.select(n).select_from(Montage).where(Montage.cycle_id.in_(cycles))),
-        "uploads": _count(sa.select(n).select_from(Upload).where(Upload.cycle_id.in_(cycles))),
+        "uploads": _count(
+            sa.select(n)
+            .select_from(Upload)
+            .where(Upload.cycle_id.in_(cycles), Upload.completed_at.is_(None))
+        ),
         "consents": _count(
             sa.select(n).select_from(Consent).where(Consent.traject_id == traject_id)
         ),
