@@ -760,7 +760,8 @@ assert CYCLE_STEPS[0] == "planned" and CYCLE_STEPS[-1] == "closed"
 #: before the conversation, the coaches' markers only (the teacher's preparation stays theirs
 #: until the conversation); preparation: the teacher alone, their own markers only (they form
 #: their own view first); conversation: together, from the submitted kijkwijzer on, everyone's;
-#: review: a closed cycle, or the video cycles are over: everyone's.
+#: review: a closed cycle, or the video cycles are over: everyone's, except in a cycle that never
+#: reached the conversation (closed early), where the analysis or preparation rule still holds.
 MARKER_MODES = ("analysis", "preparation", "conversation", "review")
 
 
@@ -780,6 +781,10 @@ def _seen_in(
 ) -> sa.ColumnElement[bool]:
     mode = mode or marker_mode(roles, traject, cycle)
     in_cycle = Marker.cycle_id == cycle.id
+    if mode == "review" and cycle.step not in ("prepared", "discussed", "closed"):
+        # Looking back on a cycle that never got to the conversation (the cycles were closed
+        # early): what was not brought in stays with its author, as it was.
+        mode = "analysis" if P_COACH in roles else "preparation"
     if mode == "preparation":
         return sa.and_(in_cycle, Marker.author_id == viewer_id)
     if mode == "analysis":

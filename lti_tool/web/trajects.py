@@ -634,7 +634,16 @@ def traject_context(viewer: Viewer, traject: Traject) -> dict[str, Any]:
         "point_options": [(p, POINT_LABELS[p]) for p in ACTION_POINT_STATUSES],
         "goal_options": [(goal, GOAL_LABELS[goal]) for goal in GOAL_REACHED],
         "marker_choice_options": [(m.id, _marker_choice(m, number_of)) for m in all_markers],
-        "visible_markers": [m for m in all_markers if m.id in chosen],
+        # Chosen in the final conversation, so shown to all who see the final review (school
+        # management of a team traject too), as in the report; not by the cycle rule.
+        "visible_markers": sorted(
+            db.session.scalars(
+                sa.select(Marker).where(Marker.id.in_(chosen), Marker.cycle_id.in_(number_of))
+            ),
+            key=lambda m: (number_of[m.cycle_id], *_marker_order(m)),
+        )
+        if chosen
+        else [],
         "cycle_number": number_of,
         "all_points": points,
         "review": review,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_babel import force_locale, gettext
 
-from lti_tool.cycles.models import ActionPoint, Traject, ViewingGuide
+from lti_tool.cycles.models import ActionPoint, Participant, Traject, ViewingGuide
 from lti_tool.db import db
 from lti_tool.outcomes import tasks
 from lti_tool.people.models import Membership, User
@@ -191,7 +191,7 @@ def run_cycle(coach: Client, teacher: Client, t: int, n: int, last: bool = False
 
 
 def test_whole_teacher_traject_through_the_forms(
-    coach: Client, teacher: Client, app_ctx: Any
+    school: TestPlatform, coach: Client, teacher: Client, app_ctx: Any
 ) -> None:
     # The landing page of a coach is the overview with the button for a new traject.
     assert 'data-testid="new-traject"' in coach.start.text
@@ -347,6 +347,15 @@ def test_whole_teacher_traject_through_the_forms(
     assert traject.final_review is not None
     assert traject.final_review.visible_in_marker_ids == [int(marker_id)]
     assert 'data-step="done"' in teacher.get(f"/trajects/{t}").text
+    # School management sees outcomes: the moments chosen as where it is visible too, although
+    # the cycles' markers are not theirs to read. (The services put management in team
+    # trajects only; the page's own rule is checked here on its own.)
+    director = launch(school, Person("director-els", [LEARNER], "Els Directeur"))
+    director_id = db.session.scalar(sa.select(User.id).where(User.sub == "director-els"))
+    db.session.add(Participant(traject_id=t, user_id=director_id, role="management"))
+    db.session.commit()
+    page = director.get(f"/trajects/{t}")
+    assert "Knikken naar Daan" in block(page.text, "conclusions", "</dl>")
 
 
 # --- the overview -----------------------------------------------------------------------------
