@@ -67,6 +67,9 @@ BACKOFF = (30, 120, 600, 3600, 6 * 3600)
 LOCK_SECONDS = 120
 # A score still pending this long after it was queued, with no retry planned, lost its task.
 LOST_AFTER_SECONDS = 600
+# A retry this long past its time has no task coming (its wait was left to the sweep, or the
+# task was lost); before that, the countdown task queued for it may still be on its way.
+SWEEP_GRACE_SECONDS = 120
 ROSTER_STALE = timedelta(hours=12)
 #: Line items the tool makes carry this resource id, so a retry finds them instead of making
 #: another (and a line item made by deep linking is found the same way).
@@ -348,28 +351,31 @@ def unlock_traject(traject_id: int, held: datetime | None = None) -> None:
 
 
 def due_trajects(now: datetime | None = None) -> list[int]:
-    """Trajects with a score that should be on its way: a retry whose time has come, or a
-    score queued a while ago whose task never ran (a broker restarted, a message lost). Scores
-    waiting for the platform's gradebook service are left to the launch that brings it."""
+    """Trajects whose next score should be on its way and has no task for it: a retry whose
+    time came a while ago (a wait too long for the broker, or its task was lost), or a score
+    queued a while ago that was never tried. Only each traject's first pending score counts:
+    the rest wait behind it. One waiting for the platform's gradebook service is left to the
+    launch that brings it; a retry due just now still has its own task coming."""
     now = now or utcnow()
-    return list(
-        db.session.scalars(
-            sa.select(ScoreSend.traject_id)
-            .where(
-                ScoreSend.status == SCORE_PENDING,
-                sa.or_(ScoreSend.error.is_(None), ScoreSend.error != "no_service"),
-                sa.or_(
-                    ScoreSend.next_attempt_at <= now,
-                    sa.and_(
-                        ScoreSend.next_attempt_at.is_(None),
-                        ScoreSend.created_at < now - timedelta(seconds=LOST_AFTER_SECONDS),
-                    ),
-                ),
-            )
-            .distinct()
-            .order_by(ScoreSend.traject_id)
-        )
-    )
+    late = now - timedelta(seconds=SWEEP_GRACE_SECONDS)
+    lost = now - timedelta(seconds=LOST_AFTER_SECONDS)
+    first: dict[int, ScoreSend] = {}
+    for row in db.session.scalars(
+        sa.select(ScoreSend)
+        .where(ScoreSend.status == SCORE_PENDING)
+        .order_by(ScoreSend.traject_id, ScoreSend.timestamp, ScoreSend.id)
+    ):
+        first.setdefault(row.traject_id, row)
+    due = []
+    for traject_id, row in first.items():
+        if row.error == "no_service":
+            continue
+        if row.next_attempt_at is not None:
+            if row.next_attempt_at <= late:
+                due.append(traject_id)
+        elif row.created_at < lost:
+            due.append(traject_id)
+    return due
 
 
 def next_pending(traject_id: int) -> ScoreSend | None:

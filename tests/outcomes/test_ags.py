@@ -185,10 +185,19 @@ def test_long_waits_are_left_to_the_periodic_sweep_not_the_broker(school: School
     )
     db.session.commit()
     assert traject.id not in due()
+    # Due just now: the countdown task queued for it is still on its way.
     db.session.execute(
         sa.update(ScoreSend)
         .where(ScoreSend.id == first.id)
-        .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        .values(next_attempt_at=utcnow() - timedelta(seconds=5))
+    )
+    db.session.commit()
+    assert traject.id not in due()
+    # Due a while ago, and still not sent: nothing is coming for it.
+    db.session.execute(
+        sa.update(ScoreSend)
+        .where(ScoreSend.id == first.id)
+        .values(next_attempt_at=utcnow() - timedelta(minutes=3))
     )
     db.session.commit()
     assert traject.id in due()
@@ -205,9 +214,20 @@ def test_long_waits_are_left_to_the_periodic_sweep_not_the_broker(school: School
     )
     db.session.commit()
     assert other.id in due()
-    # Waiting for the platform's gradebook service: a launch that brings it wakes these.
+    # Waiting for the platform's gradebook service: a launch that brings it wakes these. Only
+    # the first score carries the reason; the ones behind it wait with it.
+    waiting = sends(other.id)
+    assert len(waiting) > 1
     db.session.execute(
-        sa.update(ScoreSend).where(ScoreSend.traject_id == other.id).values(error="no_service")
+        sa.update(ScoreSend).where(ScoreSend.id == waiting[0].id).values(error="no_service")
+    )
+    db.session.commit()
+    assert other.id not in due()
+    # Likewise behind a first score whose retry is hours off.
+    db.session.execute(
+        sa.update(ScoreSend)
+        .where(ScoreSend.id == waiting[0].id)
+        .values(error="platform_error", next_attempt_at=hour)
     )
     db.session.commit()
     assert other.id not in due()
