@@ -42,9 +42,13 @@ MESSAGES: dict[str, str] = {
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 # Seconds of packets read at the start to judge frame-rate regularity; demuxing only, cheap.
 # A later rate change is still caught where it matters (the remux path, MP4/MOV): there
-# avg_frame_rate comes from the whole index and r_frame_rate from the start, so they disagree.
-# Matroska/WebM may hide it (avg == r), but those are re-encoded to constant rate anyway.
+# avg_frame_rate comes from the whole index and r_frame_rate from the start, so they disagree
+# by more than 1 %, or, for a short dip, the indexed frame count drifts from duration x rate
+# (VFR_DRIFT_FRAMES). Matroska/WebM may hide it, but those are re-encoded to constant rate.
 VFR_SAMPLE_S = 5
+# Frames the index may count off from duration x rate before a file counts as VFR (rounding of
+# the last frame's duration, an edit list), or 1 in 2000 of a long file's frames.
+VFR_DRIFT_FRAMES = 3
 PROGRESS_INTERVAL_S = 0.5
 STDERR_TAIL_LINES = 20
 
@@ -342,6 +346,14 @@ def probe(path: str | os.PathLike[str]) -> Probe:
     elif len(packets) > 2 and duration <= VFR_SAMPLE_S + 0.5:
         durations = durations[:-1]  # the very last packet of a short file is often cut short
     vfr = _is_vfr(avg, r, durations)
+    nb_frames = v.get("nb_frames")
+    counted = int(nb_frames) if nb_frames and str(nb_frames).isdigit() else 0
+    if not vfr and counted and 0 < r <= 240 and _float(v.get("duration")):
+        # The index counts every frame: at a constant rate they fill the duration exactly. A
+        # dip later in the lesson (low light) that the sampled start and the 1 % avg/r test
+        # miss still leaves frame N far from N / r.
+        expected = float(_float(v.get("duration")) or 0.0) * float(r)
+        vfr = abs(counted - expected) > max(VFR_DRIFT_FRAMES, expected / 2000)
     key_times = sorted(
         t
         for pk in packets
@@ -350,9 +362,8 @@ def probe(path: str | os.PathLike[str]) -> Probe:
     gaps = [b - a_ for a_, b in zip(key_times, key_times[1:], strict=False)]
     keyframe_interval = round(max(gaps), 3) if gaps else None
     fps_for_count = r if (not vfr and 0 < r <= 240) else (avg or r)
-    nb_frames = v.get("nb_frames")
-    if nb_frames and str(nb_frames).isdigit() and int(nb_frames) > 0:
-        frame_count = int(nb_frames)
+    if counted > 0:
+        frame_count = counted
     else:
         frame_count = round(duration * float(fps_for_count)) if fps_for_count else 0
 

@@ -156,28 +156,44 @@ def test_a_rate_change_after_the_sampled_start_is_still_vfr(tmp_path: Path) -> N
     """probe() reads packet timing for the first seconds only (ff.VFR_SAMPLE_S). A phone that
     drops from 30 to 24 fps later in the lesson is still caught on the remux path (MP4/MOV):
     their demuxer derives avg_frame_rate from the whole index, r_frame_rate from the start."""
-    parts = []
-    for rate in (30, 24):
-        part = tmp_path / f"part{rate}.mp4"
+    seconds = ff.VFR_SAMPLE_S + 3
+    pr = probe(_joined(tmp_path, "late", [(30, seconds), (24, seconds)]))
+    assert pr.r_fps == 30 and pr.avg_fps < 29
+    assert pr.is_vfr
+    assert pipeline.plan(pr).reasons == ["vfr"]
+
+
+def _joined(tmp_path: Path, name: str, parts: list[tuple[int, int]]) -> Path:
+    """MP4 parts of (frame rate, seconds) joined by stream copy, as a phone writes one file."""
+    names = []
+    for i, (rate, seconds) in enumerate(parts):
+        part = tmp_path / f"{name}-{i}.mp4"
         subprocess.run(
             ["ffmpeg", "-v", "error", "-f", "lavfi",
-             "-i", f"testsrc2=size=160x120:rate={rate}:duration={ff.VFR_SAMPLE_S + 3}",
+             "-i", f"testsrc2=size=160x120:rate={rate}:duration={seconds}",
              "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
              "-video_track_timescale", "30000", str(part)],
             check=True, timeout=60,
         )  # fmt: skip
-        parts.append(f"file '{part.name}'")
-    (tmp_path / "list.txt").write_text("\n".join(parts) + "\n")
-    late = tmp_path / "late.mp4"
+        names.append(f"file '{part.name}'")
+    (tmp_path / f"{name}.txt").write_text("\n".join(names) + "\n")
+    out = tmp_path / f"{name}.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "concat", "-i", str(tmp_path / "list.txt"),
-         "-c", "copy", str(late)],
+        ["ffmpeg", "-v", "error", "-f", "concat", "-i", str(tmp_path / f"{name}.txt"),
+         "-c", "copy", str(out)],
         check=True, timeout=60,
     )  # fmt: skip
-    pr = probe(late)
-    assert pr.r_fps == 30 and pr.avg_fps < 29
-    assert pr.is_vfr
-    assert pipeline.plan(pr).reasons == ["vfr"]
+    return out
+
+
+def test_a_short_dip_in_frame_rate_mid_lesson_is_vfr(tmp_path: Path) -> None:
+    """Two seconds at 24 fps inside a minute at 30 (low light for a moment): avg and r differ
+    by under 1 %, but frame N is no longer at N / 30 after the dip, so it must be re-encoded."""
+    dip = probe(_joined(tmp_path, "dip", [(30, 30), (24, 2), (30, 30)]))
+    assert dip.r_fps == 30 and abs(float(dip.avg_fps) / 30 - 1) < 0.01
+    assert dip.is_vfr and pipeline.plan(dip).reasons == ["vfr"]
+    steady = probe(_joined(tmp_path, "steady", [(30, 30), (30, 2), (30, 30)]))
+    assert not steady.is_vfr and pipeline.plan(steady).mode == "remux"
 
 
 def test_plan_targets(media_samples: Samples) -> None:
