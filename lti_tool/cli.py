@@ -184,11 +184,28 @@ def keys_rotate() -> None:
 
 
 @keys.command("renew")
+@click.option("--yes", is_flag=True, help="Retire the unreadable keys without asking.")
 @with_appcontext
-def keys_renew() -> None:
+def keys_renew(yes: bool) -> None:
     """After a lost or changed secret key: retire the keys it cannot read, make new ones."""
-    from lti_tool.launch.keys import renew_keys
+    from lti_tool.launch.keys import readable, renew_keys, secret_fingerprint
+    from lti_tool.launch.models import ToolKey
 
+    unreadable = [
+        k.kid
+        for k in db.session.scalars(
+            sa.select(ToolKey).where(ToolKey.status.in_(("next", "current", "previous")))
+        )
+        if not readable(k)
+    ]
+    if unreadable and not yes:
+        # Run on a machine without the shared secret key, this would retire good keys.
+        click.confirm(
+            f"{len(unreadable)} key(s) cannot be read with this machine's secret key "
+            f"(fingerprint {secret_fingerprint()}). Compare the fingerprint with "
+            "`beeldcoach keys list` on a machine that works. Retire them and make new ones?",
+            abort=True,
+        )
     retired = renew_keys()
     db.session.commit()
     if retired:
@@ -201,13 +218,15 @@ def keys_renew() -> None:
 @with_appcontext
 def keys_list() -> None:
     """List the tool's keys and their state."""
-    from lti_tool.launch.keys import ensure_keys
+    from lti_tool.launch.keys import ensure_keys, readable, secret_fingerprint
     from lti_tool.launch.models import ToolKey
 
     ensure_keys()
     db.session.commit()
+    click.echo(f"secret key fingerprint: {secret_fingerprint()}")
     for key in db.session.scalars(sa.select(ToolKey).order_by(ToolKey.id)):
-        click.echo(f"{key.kid}\t{key.status}\tcreated {key.created_at:%Y-%m-%d %H:%M}")
+        state = "readable" if readable(key) else "UNREADABLE with this secret key"
+        click.echo(f"{key.kid}\t{key.status}\tcreated {key.created_at:%Y-%m-%d %H:%M}\t{state}")
 
 
 # --- running ------------------------------------------------------------------------------

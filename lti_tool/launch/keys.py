@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,8 @@ from jwcrypto.jwk import JWK
 
 from lti_tool.db import db, utcnow
 from lti_tool.launch.models import ToolKey
+
+log = logging.getLogger(__name__)
 
 ENCRYPTED = "fernet:"
 PLAIN = "-----BEGIN"
@@ -45,12 +48,13 @@ class KeyUnreadable(RuntimeError):
         self.kid = kid
 
 
-def _fernet() -> Fernet:
+def _derived(purpose: bytes) -> bytes:
     secret = current_app.config["BEELDCOACH"].secret_key.encode()
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"beeldcoach tool signing keys"
-    ).derive(secret)
-    return Fernet(base64.urlsafe_b64encode(derived))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
+
+
+def _fernet() -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derived(b"beeldcoach tool signing keys")))
 
 
 def _seal(pem: str) -> str:
@@ -68,9 +72,40 @@ def private_pem(key: ToolKey) -> str:
         raise KeyUnreadable(key.kid) from exc
 
 
+def readable(key: ToolKey) -> bool:
+    try:
+        private_pem(key)
+    except KeyUnreadable:
+        return False
+    return True
+
+
 def _seal_plain_keys() -> None:
-    for key in db.session.scalars(sa.select(ToolKey).where(ToolKey.private_pem.startswith(PLAIN))):
+    """Encrypt keys stored before encryption, but never with a secret that differs from the
+    one the keys already sealed were made with (a process started without the shared
+    BEELDCOACH_SECRET_KEY would lock every other process out)."""
+    plain = list(
+        db.session.scalars(sa.select(ToolKey).where(ToolKey.private_pem.startswith(PLAIN)))
+    )
+    if not plain:
+        return
+    sealed = db.session.scalar(
+        sa.select(ToolKey).where(ToolKey.private_pem.startswith(ENCRYPTED)).limit(1)
+    )
+    if sealed is not None and not readable(sealed):
+        log.error(
+            "not encrypting the tool's plain signing keys: this process's secret key differs "
+            "from the one the other keys were encrypted with (check BEELDCOACH_SECRET_KEY)"
+        )
+        return
+    for key in plain:
         key.private_pem = _seal(key.private_pem)
+
+
+def secret_fingerprint() -> str:
+    """Eight hex digits that tell whether two machines share the secret key (for operators;
+    reveals nothing of it)."""
+    return _derived(b"beeldcoach secret fingerprint").hex()[:8]
 
 
 def _new_key(status: str) -> ToolKey:
@@ -145,9 +180,7 @@ def renew_keys() -> list[str]:
     for key in db.session.scalars(
         sa.select(ToolKey).where(ToolKey.status.in_(("next", "current", "previous")))
     ):
-        try:
-            private_pem(key)
-        except KeyUnreadable:
+        if not readable(key):
             key.status = "retired"
             key.retired_at = key.retired_at or now
             retired.append(key.kid)

@@ -81,6 +81,20 @@ def test_keys_list_shows_states(cli: Any) -> None:
     assert "\tnext\t" in result.output
 
 
+def _plain_key(prefix: str) -> ToolKey:
+    """A retired key stored the way keys were before encryption (plain PEM), committed."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    plain = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    key = ToolKey(kid=f"{prefix}-{uuid.uuid4().hex[:8]}", status="retired", private_pem=plain,
+                  public_jwk={})  # fmt: skip
+    db.session.add(key)
+    db.session.commit()
+    return key
+
+
 def test_private_keys_are_stored_encrypted_and_old_plain_ones_get_sealed(app_ctx: Flask) -> None:
     keys.ensure_keys()
     db.session.commit()
@@ -89,15 +103,8 @@ def test_private_keys_are_stored_encrypted_and_old_plain_ones_get_sealed(app_ctx
     for _, pem in stored:
         assert pem.startswith(keys.ENCRYPTED) and "PRIVATE KEY" not in pem
     # A key stored before encryption (plain PEM) is sealed by the next ensure_keys.
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    plain = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()  # fmt: skip
-    old = ToolKey(kid="plain-" + uuid.uuid4().hex[:8], status="retired", private_pem=plain,
-                  public_jwk={})  # fmt: skip
-    db.session.add(old)
-    db.session.commit()
+    old = _plain_key("plain")
+    plain = old.private_pem
     keys.ensure_keys()
     db.session.commit()
     raw = db.session.execute(
@@ -119,7 +126,21 @@ def test_a_changed_secret_key_says_what_to_do_and_renew_makes_new_keys(
         unreadable = pytest.raises(keys.KeyUnreadable, match="beeldcoach keys renew")
         with app.app_context(), unreadable:
             keys.private_pem(keys.current_key())
-        result = cli("keys", "renew")
+        # A process with another secret does not seal plain keys with it: that would lock out
+        # every process that has the right one.
+        with app.app_context():
+            plain = _plain_key("wrong-secret")
+            keys.ensure_keys()
+            db.session.commit()
+            assert db.session.get(ToolKey, plain.id).private_pem.startswith(keys.PLAIN)
+        listed = cli("keys", "list")
+        assert "UNREADABLE" in listed.output and "secret key fingerprint" in listed.output
+        # Renewing asks first: on a machine without the shared secret it would retire good keys.
+        asked = cli("keys", "renew")
+        assert asked.exit_code != 0 and "fingerprint" in asked.output
+        with app.app_context():
+            assert keys.current_key().kid == before
+        result = cli("keys", "renew", "--yes")
         assert result.exit_code == 0, result.output
         assert before in result.output
         # Signing works again, with a new key the platform finds in the published key set.
@@ -134,4 +155,4 @@ def test_a_changed_secret_key_says_what_to_do_and_renew_makes_new_keys(
     finally:
         settings.secret_key = original
         # The tests after this one sign with the original secret again.
-        assert cli("keys", "renew").exit_code == 0
+        assert cli("keys", "renew", "--yes").exit_code == 0
