@@ -64,7 +64,8 @@ ENDED = (STATUS_COMPLETED,)
 
 
 class RemovalRefused(Exception):
-    """`running`: not ended yet; `legal_hold`: a hold is in place; `gone`: no such traject
+    """`running`: not ended yet; `legal_hold`: a hold is in place; `busy`: its scores are being
+    sent to the platform right now (try again in a minute); `gone`: no such traject
     of this teacher (any more)."""
 
     def __init__(self, code: str) -> None:
@@ -173,10 +174,17 @@ def record_counts(traject_id: int) -> dict[str, int]:
 
 
 def _contributions(traject_id: int) -> list[PopContribution]:
+    """The coached teacher's POP contributions of this traject (a teacher traject has one
+    teacher; the filter keeps anyone else's out whatever the data says)."""
+    teachers = sa.select(Participant.user_id).where(
+        Participant.traject_id == traject_id, Participant.role == P_TEACHER
+    )
     return list(
         db.session.scalars(
             sa.select(PopContribution)
-            .where(PopContribution.traject_id == traject_id)
+            .where(
+                PopContribution.traject_id == traject_id, PopContribution.teacher_id.in_(teachers)
+            )
             .order_by(PopContribution.id)
         )
     )
@@ -308,6 +316,12 @@ def remove_traject(
     code = refusal(traject)
     if code is not None:
         raise RemovalRefused(code)
+    # The gradebook sender of this traject must not be halfway (it would post a score for a
+    # removed traject, or trip over its rows): take its lock, which goes with the traject.
+    from lti_tool.outcomes.services import lock_traject
+
+    if lock_traject(traject.id) is None:
+        raise RemovalRefused("busy")
     platform_id = db.session.scalar(
         sa.select(Course.platform_id).where(Course.id == traject.course_id)
     )

@@ -102,6 +102,10 @@ REMOVAL_REFUSALS = {
         "A legal hold applies to this traject, so it cannot be removed now. Your school's "
         "administrator can tell you more."
     ),
+    "busy": _l(
+        "This traject's progress is being sent to the learning platform right now. Try again "
+        "in a minute."
+    ),
 }
 EVIDENCE_TYPES = {".pdf", ".jpg", ".jpeg", ".png"}
 EVIDENCE_MAX = 10 * 1024 * 1024

@@ -340,6 +340,27 @@ def test_a_legal_hold_refuses_the_removal(app: Flask, school: School, clip: Any)
     assert _rows(app, made)["holds"] == 0
 
 
+def test_a_removal_waits_while_the_trajects_scores_are_being_sent(
+    app: Flask, school: School, clip: Any
+) -> None:
+    from lti_tool.outcomes.services import lock_traject, unlock_traject
+
+    made = _traject(app, school, clip)
+    with app.app_context():
+        held = lock_traject(made.traject_id)  # a worker is sending its scores right now
+        db.session.commit()
+        assert held is not None
+    path = T.format(made.traject_id) + "/remove"
+    refused = school.call("teacher", "POST", path, {"confirm": True}, 409).json()
+    assert refused["error"] == "busy" and "learning platform" in refused["message"]
+    _untouched(app, made)
+    with app.app_context():
+        unlock_traject(made.traject_id, held)
+        db.session.commit()
+    school.call("teacher", "POST", path, {"confirm": True}, 200)
+    assert _rows(app, made)["trajects"] == 0
+
+
 def test_only_the_teacher_the_traject_is_about_may_remove_it(
     app: Flask, school: School, clip: Any
 ) -> None:
