@@ -957,3 +957,63 @@ def course_roster(course_id: int) -> list[RosterEntry]:
             )
         )
     return result
+
+
+# --- the teacher removes a contribution kept after its traject -------------------------------
+
+
+def removable_contribution(actor_id: int, contribution_id: int) -> PopContribution:
+    """The contribution if it is the actor's. The manager the teacher chose (who may know it
+    exists) is told why not; anyone else gets the refusal that does not tell an unknown id
+    from a forbidden one."""
+    contribution = db.session.get(PopContribution, contribution_id)
+    if contribution is not None and contribution.teacher_id == actor_id:
+        return contribution
+    if contribution is not None and contribution.manager_id == actor_id:
+        raise StepRefused(
+            "forbidden", _l("Only the teacher whose POP contribution this is can remove it.")
+        )
+    raise Forbidden("remove_pop")
+
+
+def remove_contribution(
+    actor_id: int, contribution_id: int, *, launch_id: str | None, platform_id: int | None
+) -> int:
+    """The teacher removes a contribution they kept when they removed its traject: it goes
+    with every version (approved or draft), and one `pop.remove` event says who removed which
+    contribution and how many versions, never text. A contribution that still belongs to a
+    traject goes with the traject's removal instead (StepRefused "order"). Returns the number
+    of versions removed."""
+    from lti_tool.privacy import audit
+
+    removable_contribution(actor_id, contribution_id)
+    # Read afresh and locked: a second removal at the same moment waits for ours, then finds
+    # nothing (Forbidden) instead of deleting a row that is gone.
+    contribution = db.session.scalar(
+        sa.select(PopContribution)
+        .where(PopContribution.id == contribution_id, PopContribution.teacher_id == actor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if contribution is None:
+        raise Forbidden("remove_pop")
+    if contribution.traject_id is not None:
+        raise StepRefused(
+            "order",
+            _l(
+                "This POP contribution still belongs to its traject: it goes with the traject "
+                "when you remove that, unless you choose to keep it then. A contribution you "
+                "kept can be removed on its own afterwards."
+            ),
+        )
+    versions = len(contribution.versions)
+    approved = sum(1 for v in contribution.versions if v.approved_at is not None)
+    db.session.delete(contribution)  # its versions go by cascade
+    db.session.flush()
+    audit.record(
+        audit.POP_REMOVE, actor_id=actor_id, launch_id=launch_id, platform_id=platform_id,
+        item=("pop_contribution", contribution_id), owner_id=actor_id,
+        detail={"versions": versions, "approved_versions": approved},
+    )  # fmt: skip
+    db.session.flush()
+    return versions

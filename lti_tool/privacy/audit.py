@@ -38,6 +38,7 @@ EXPORT_REQUEST = "export.request"
 EXPORT_DOWNLOAD = "export.download"
 PERSON_ERASE = "person.erase"
 TRAJECT_REMOVE = "traject.remove"
+POP_REMOVE = "pop.remove"
 POLICY_CHANGE = "policy.change"
 HOLD_PLACE = "hold.place"
 HOLD_LIFT = "hold.lift"
@@ -60,6 +61,7 @@ EVENTS = (
     EXPORT_DOWNLOAD,
     PERSON_ERASE,
     TRAJECT_REMOVE,
+    POP_REMOVE,
     POLICY_CHANGE,
     HOLD_PLACE,
     HOLD_LIFT,

@@ -1,6 +1,6 @@
-"""The OpenAPI description of the privacy endpoints (web/privacy.py, and the footage download in
-web/footage.py), merged into the document by web/openapi.py. The named schema Error of that
-document is referred to by name."""
+"""The OpenAPI description of the privacy endpoints (web/privacy.py, the footage download in
+web/footage.py, and the teacher's removal of a kept POP contribution in web/pop.py), merged into
+the document by web/openapi.py. The named schema Error of that document is referred to by name."""
 
 from __future__ import annotations
 
@@ -340,6 +340,14 @@ SCHEMAS: dict[str, Any] = {
         },
         "What the removal removed and what it kept, in counts.",
     ),
+    "PopRemovalInput": _object({"confirm": _BOOL}, "confirm must be true.", required=False),
+    "PopRemoved": _object(
+        {
+            "contribution_id": _INT,
+            "removed": {"type": "object", "additionalProperties": _INT},
+        },
+        "What the removal removed, in counts: the contribution and its versions.",
+    ),
     "ErasureInput": _object({"confirm": _BOOL}, required=False),
     "Erasure": _object(
         {
@@ -425,6 +433,19 @@ PATHS: dict[str, Any] = {
             "coach, another teacher or an administrator (403)",
             ("200", "TrajectRemoved"),
             body="TrajectRemovalInput",
+            errors=_WRITE,
+        ),
+    },
+    "/api/pop/{contribution_id}/remove": {
+        "parameters": [_p("contribution_id", "The POP contribution's id")],
+        "post": _op(
+            "removePopContribution",
+            "The teacher removes a POP contribution they kept when they removed its traject, "
+            "with all its versions. Not while it still belongs to a traject: it goes with the "
+            "traject's removal (409); not for the chosen manager, the coach, another teacher or "
+            "an administrator (403)",
+            ("200", "PopRemoved"),
+            body="PopRemovalInput",
             errors=_WRITE,
         ),
     },

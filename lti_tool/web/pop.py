@@ -1,5 +1,6 @@
-"""The teacher's POP pages and exports (PDF, JSON, CSV), the manager's read-only view, and the
-coach's dashboard: what the learning platform received, "send again", and the course roster."""
+"""The teacher's POP pages and exports (PDF, JSON, CSV), the teacher's removal of a contribution
+kept after its traject (page and API), the manager's read-only view, and the coach's dashboard:
+what the learning platform received, "send again", and the course roster."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from io import BytesIO
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -343,6 +344,75 @@ def manager(contribution_id: int) -> Response | tuple[str, int]:
         return _page(viewer, contribution, version, state), refusal_status(exc)
     db.session.commit()
     return redirect(url_for("pop.show", contribution_id=contribution_id), code=303)
+
+
+# --- the teacher removes a contribution kept after its traject ------------------------------------
+
+
+def _removal_page(viewer: Viewer, contribution: PopContribution, state: FormState) -> str:
+    return render_template(
+        "pop/remove.html",
+        viewer=viewer,
+        launch_token=viewer.token,
+        fs=state,
+        contribution=contribution,
+        # Still part of a traject: it goes with the traject's removal, not on its own.
+        attached=contribution.traject_id is not None,
+    )
+
+
+def _remove(viewer: Viewer, contribution_id: int, confirmed: bool) -> int:
+    """Remove it (the number of versions removed), or refuse: Forbidden / StepRefused."""
+    contribution = services.removable_contribution(viewer.user_id, contribution_id)
+    # A contribution that still belongs to a traject is refused by the service (409) whether
+    # or not the removal was confirmed.
+    if contribution.traject_id is None and not confirmed:
+        raise StepRefused("confirm", _l("Confirm the removal."), "confirm")
+    return services.remove_contribution(
+        viewer.user_id,
+        contribution_id,
+        launch_id=viewer.launch.id,
+        platform_id=viewer.course.platform_id if viewer.course is not None else None,
+    )
+
+
+@bp.get("/pop/<int:contribution_id>/remove")
+def remove_page(contribution_id: int) -> str:
+    """The confirmation: what goes (the contribution and all its versions) and what stays."""
+    viewer = require_viewer()
+    contribution = services.removable_contribution(viewer.user_id, contribution_id)
+    return _removal_page(viewer, contribution, FormState())
+
+
+@bp.post("/pop/<int:contribution_id>/remove")
+def remove(contribution_id: int) -> Response | tuple[str, int]:
+    viewer = require_viewer()
+    try:
+        _remove(viewer, contribution_id, request.form.get("confirm") == "1")
+    except StepRefused as exc:
+        db.session.rollback()
+        if exc.code == "forbidden":
+            raise
+        contribution = services.removable_contribution(viewer.user_id, contribution_id)
+        state = refused_state("remove", ("confirm",), exc)
+        status = 409 if exc.code == "order" else refusal_status(exc)
+        return _removal_page(viewer, contribution, state), status
+    db.session.commit()
+    return redirect(url_for("pop.index", removed=1), code=303)
+
+
+@bp.post("/api/pop/<int:contribution_id>/remove")
+def api_remove(contribution_id: int) -> Response:
+    """As the form; the body is {"confirm": true}. Refusals answer as the rest of the API."""
+    viewer = require_viewer()
+    body = request.get_json(silent=True)
+    confirmed = isinstance(body, dict) and body.get("confirm") is True
+    versions = _remove(viewer, contribution_id, confirmed)
+    db.session.commit()
+    return jsonify(
+        contribution_id=contribution_id,
+        removed={"pop_contributions": 1, "pop_versions": versions},
+    )
 
 
 # --- exports --------------------------------------------------------------------------------------

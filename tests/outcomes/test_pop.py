@@ -1,5 +1,6 @@
 """The teacher's POP contribution: a draft during the traject, the teacher's edits and approval,
-versions that never change afterwards, who may see it, and the PDF / JSON / CSV exports."""
+versions that never change afterwards, who may see it, the PDF / JSON / CSV exports, and the
+teacher's removal of a contribution kept after its traject."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from lti_tool.cycles.services import StepRefused, conclude_final
 from lti_tool.db import db
 from lti_tool.media.models import Montage
 from lti_tool.outcomes import services
-from lti_tool.outcomes.models import PopContribution
+from lti_tool.outcomes.models import PopContribution, PopVersion
+from lti_tool.privacy.models import AuditEvent
 from lti_tool.web.pop import HEADINGS
 from tests.cycles.test_report import FOLLOW_UP, HOW, QUESTION, TEACHER_EVALUATION, complete_traject
 from tests.lti_platform import INSTITUTION_ADMIN, INSTRUCTOR, LEARNER, Person, browser
 from tests.outcomes.conftest import School, Someone, form_token, launch, nl
+from tests.web.test_api_trajects import check_schema
 
 CONCLUSIONS = {
     "goal_reached": "partly",
@@ -324,3 +327,213 @@ def test_placed_my_pop_and_coach_dashboard_links_open_their_pages(school: School
     # A teacher who follows the coach's dashboard link lands on their own overview instead.
     teacher_view = open_placed("teacher-1", [LEARNER], "coach_dashboard")
     assert 'data-testid="coach-dashboard"' not in teacher_view
+
+
+# --- the teacher removes a contribution kept after its traject -----------------------------------
+
+REFUSED_IN_TRAJECT = (
+    "This POP contribution still belongs to its traject: it goes with the traject when you "
+    "remove that, unless you choose to keep it then. A contribution you kept can be removed on "
+    "its own afterwards."
+)
+ONLY_THE_TEACHER = "Only the teacher whose POP contribution this is can remove it."
+
+
+def approve_over_http(school: School, contribution_id: int) -> None:
+    page = school.teacher.session.get(url(school, contribution_id), timeout=10)
+    answer = school.teacher.session.post(
+        url(school, contribution_id), data=approve_form(page, action="approve", goal="Doel"),
+        timeout=60,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text[:800]
+
+
+def keep_after_removing_traject(school: School, traject_id: int) -> int:
+    """The teacher approves their contribution, removes the ended traject and keeps it; then
+    starts a new draft version of it. Its id (its traject is gone)."""
+    conclude_final(school.coach.user_id, traject_id, CONCLUSIONS)
+    db.session.commit()
+    contribution_id = contribution_of(traject_id).id
+    approve_over_http(school, contribution_id)
+    base = school.platform.tool_base
+    page = school.teacher.session.get(f"{base}/privacy/trajects/{traject_id}/remove", timeout=10)
+    removed = school.teacher.session.post(
+        f"{base}/privacy/trajects/{traject_id}/remove",
+        data={"launch_token": form_token(page), "keep_pop": "1", "confirm": "1"}, timeout=30,
+    )  # fmt: skip
+    assert removed.status_code == 200 and 'data-testid="removed"' in removed.text
+    page = school.teacher.session.get(url(school, contribution_id), timeout=10)
+    revised = school.teacher.session.post(
+        url(school, contribution_id, "/revise"), data={"launch_token": form_token(page)},
+        timeout=10,
+    )  # fmt: skip
+    assert revised.status_code == 200
+    db.session.rollback()
+    kept = db.session.get(PopContribution, contribution_id)
+    assert kept is not None and kept.traject_id is None
+    assert [(v.number, v.approved_at is not None) for v in kept.versions] == [
+        (1, True), (2, False)]  # fmt: skip
+    return contribution_id
+
+
+def last_event() -> int:
+    """The audit log's newest id: the log outlives each test, and SQLite gives a new
+    contribution the id of a removed one, so a test counts only the events after this."""
+    db.session.rollback()
+    return int(db.session.scalar(sa.select(sa.func.max(AuditEvent.id))) or 0)
+
+
+def rows_of(contribution_id: int, after: int) -> tuple[bool, int, int]:
+    """Whether the contribution exists, how many versions it has, how many removal events."""
+    db.session.rollback()
+    versions = db.session.scalar(
+        sa.select(sa.func.count(PopVersion.id)).where(PopVersion.contribution_id == contribution_id)
+    )
+    events = db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.event == "pop.remove",
+            AuditEvent.item_id == contribution_id,
+            AuditEvent.id > after,
+        )
+    )
+    exists = db.session.get(PopContribution, contribution_id) is not None
+    return exists, int(versions or 0), int(events or 0)
+
+
+def test_the_teacher_removes_a_contribution_kept_after_its_traject(
+    school: School, open_traject: int
+) -> None:
+    after = last_event()
+    contribution_id = keep_after_removing_traject(school, open_traject)
+    session = school.teacher.session
+    mine = session.get(f"{school.platform.tool_base}/pop/", timeout=10)
+    link = f'href="/pop/{contribution_id}/remove" data-testid="remove-{contribution_id}"'
+    assert link in mine.text
+
+    # The confirmation: what goes (every version, each with its PDF first), and the form.
+    page = session.get(url(school, contribution_id, "/remove"), timeout=10)
+    assert page.status_code == 200
+    assert 'data-testid="pop-removal-form"' in page.text
+    assert re.findall(r'<li data-version="(\d)"', page.text) == ["1", "2"]
+    pdf = re.search(r'href="([^"]+)" data-testid="pop-pdf-1"', page.text)
+    assert pdf is not None and pdf.group(1) == f"/pop/{contribution_id}/export.pdf?v=1"
+    assert session.get(school.platform.tool_base + pdf.group(1), timeout=60).content[:5] == (
+        b"%PDF-"
+    )
+
+    # Not confirmed: nothing goes.
+    token = form_token(page)
+    unconfirmed = session.post(
+        url(school, contribution_id, "/remove"), data={"launch_token": token}, timeout=10
+    )
+    assert unconfirmed.status_code == 422 and 'data-field="confirm"' in unconfirmed.text
+    assert rows_of(contribution_id, after) == (True, 2, 0)
+
+    done = session.post(
+        url(school, contribution_id, "/remove"), data={"launch_token": token, "confirm": "1"},
+        timeout=10,
+    )  # fmt: skip
+    assert done.status_code == 200 and 'data-testid="pop-removed"' in done.text
+    assert f'data-contribution="{contribution_id}"' not in done.text
+    assert rows_of(contribution_id, after) == (False, 0, 1)
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.event == "pop.remove", AuditEvent.id > after)
+    )
+    assert event is not None
+    assert event.actor_id == event.owner_id == school.teacher.user_id
+    assert (event.item_kind, event.item_id) == ("pop_contribution", contribution_id)
+    assert event.traject_id is None
+    assert event.platform_id == school.course.platform_id
+    assert event.detail == {"versions": 2, "approved_versions": 1}
+    # Gone means gone: the page and the exports answer as for any unknown id.
+    assert session.get(url(school, contribution_id), timeout=10).status_code == 403
+    assert session.get(url(school, contribution_id, "/remove"), timeout=10).status_code == 403
+
+
+def test_a_contribution_that_still_belongs_to_its_traject_is_refused(
+    school: School, open_traject: int
+) -> None:
+    after = last_event()
+    conclude_final(school.coach.user_id, open_traject, CONCLUSIONS)
+    db.session.commit()
+    contribution_id = contribution_of(open_traject).id
+    approve_over_http(school, contribution_id)
+    session = school.teacher.session
+    mine = session.get(f"{school.platform.tool_base}/pop/", timeout=10)
+    assert f'data-testid="remove-{contribution_id}"' not in mine.text
+
+    traject_removal = f'href="/privacy/trajects/{open_traject}/remove"'
+    page = session.get(url(school, contribution_id, "/remove"), timeout=10)
+    assert page.status_code == 200
+    assert 'data-testid="pop-removal-refused"' in page.text and traject_removal in page.text
+    assert 'data-testid="pop-removal-form"' not in page.text
+
+    refused = session.post(
+        url(school, contribution_id, "/remove"),
+        data={"launch_token": school.teacher.token, "confirm": "1"}, timeout=10,
+    )  # fmt: skip
+    assert refused.status_code == 409
+    assert nl(school.app, REFUSED_IN_TRAJECT) in refused.text and traject_removal in refused.text
+    api = requests.post(
+        f"{school.platform.tool_base}/api/pop/{contribution_id}/remove", json={"confirm": True},
+        headers={"Authorization": f"Bearer {school.teacher.token}"}, timeout=10,
+    )  # fmt: skip
+    assert api.status_code == 409 and api.json()["error"] == "order"
+    assert rows_of(contribution_id, after) == (True, 1, 0)
+    assert contribution_of(open_traject).id == contribution_id
+
+
+def test_only_the_teacher_removes_a_kept_contribution(school: School, open_traject: int) -> None:
+    after = last_event()
+    platform = school.platform
+    manager = launch(platform, "manager-1", [LEARNER], "Directeur Mieke")
+    other = launch(platform, "teacher-2", [LEARNER], "Fatima El Amrani")
+    admin = launch(platform, "admin-1", [INSTITUTION_ADMIN], "Beheerder Bas")
+    contribution_id = contribution_of(open_traject).id
+    # The teacher lets the manager see it while the traject still runs, then keeps it.
+    page = school.teacher.session.get(url(school, contribution_id), timeout=10)
+    chosen = school.teacher.session.post(
+        url(school, contribution_id, "/manager"),
+        data={"launch_token": form_token(page), "manager_id": manager.user_id}, timeout=10,
+    )  # fmt: skip
+    assert chosen.status_code == 200
+    keep_after_removing_traject(school, open_traject)
+    assert manager.session.get(url(school, contribution_id), timeout=10).status_code == 200
+
+    api = f"{platform.tool_base}/api/pop/{contribution_id}/remove"
+    for someone in (manager, other, admin, school.coach):
+        page = someone.session.get(url(school, contribution_id, "/remove"), timeout=10)
+        assert page.status_code == 403, someone.sub
+        form = someone.session.post(
+            url(school, contribution_id, "/remove"),
+            data={"launch_token": someone.token, "confirm": "1"}, timeout=10,
+        )  # fmt: skip
+        assert form.status_code == 403, someone.sub
+        answer = requests.post(
+            api, json={"confirm": True}, headers={"Authorization": f"Bearer {someone.token}"},
+            timeout=10,
+        )  # fmt: skip
+        assert answer.status_code == 403, someone.sub
+        assert answer.json()["error"] == "forbidden"
+    # The manager, who may know it exists, is told why.
+    refused = manager.session.post(
+        url(school, contribution_id, "/remove"),
+        data={"launch_token": manager.token, "confirm": "1"}, timeout=10,
+    )  # fmt: skip
+    assert nl(school.app, ONLY_THE_TEACHER) in refused.text
+    assert rows_of(contribution_id, after) == (True, 2, 0)
+
+    # The teacher can (through the API): the refusals above were about who asked.
+    done = requests.post(
+        api, json={"confirm": True}, headers={"Authorization": f"Bearer {school.teacher.token}"},
+        timeout=10,
+    )  # fmt: skip
+    assert done.status_code == 200, done.text[:400]
+    assert done.json() == {
+        "contribution_id": contribution_id,
+        "removed": {"pop_contributions": 1, "pop_versions": 2},
+    }
+    spec = requests.get(f"{platform.tool_base}/api/openapi.json", timeout=10).json()
+    check_schema(spec, {"$ref": "#/components/schemas/PopRemoved"}, done.json())
+    check_schema(spec, {"$ref": "#/components/schemas/Error"}, answer.json())
+    assert rows_of(contribution_id, after) == (False, 0, 1)
