@@ -54,7 +54,6 @@ from lti_tool.privacy.models import AuditEvent, Consent, DeletionRecord, LegalHo
 from lti_tool.privacy.retention import (
     REASON_TRAJECT_REMOVED,
     delete_footage,
-    delete_prefix_everywhere,
     footage_of,
 )
 
@@ -340,17 +339,10 @@ def remove_traject(
         )
     ):
         staged_path(upload_id).unlink(missing_ok=True)
-    # Signed consent forms go with their rows (the rows go by cascade).
-    for consent in privacy.consents_of(traject.id):
-        if consent.evidence_key:
-            delete_prefix_everywhere(f"consents/{consent.id}/")
-    # Lifted holds go with the traject (the audit log keeps their placing and lifting); an
-    # active one refused the removal above.
-    db.session.execute(
-        sa.delete(LegalHold).where(
-            LegalHold.traject_id == traject.id, LegalHold.lifted_at.is_not(None)
-        )
-    )
+    # Signed consent forms and lifted holds (an active hold refused the removal above).
+    from lti_tool.privacy.subject import drop_traject_leftovers
+
+    drop_traject_leftovers(traject.id)
     _handle_pop(traject, keep_pop, result)
     result.count(result.kept, "audit_events", _audit_count(traject))
     result.count(result.kept, "deletion_records", _deletion_count(traject))

@@ -324,6 +324,21 @@ def _holds_blocking(user_id: int) -> set[int]:
     return touched & held
 
 
+def drop_traject_leftovers(traject_id: int) -> int:
+    """Before a whole traject is deleted: its signed consent forms from storage (the rows go
+    by cascade) and its lifted legal holds (the audit log keeps their placing and lifting; the
+    caller has refused while one is active). Returns the number of lifted holds removed."""
+    for consent in privacy.consents_of(traject_id):
+        if consent.evidence_key:
+            delete_prefix_everywhere(f"consents/{consent.id}/")
+    lifted = db.session.execute(
+        sa.delete(LegalHold).where(
+            LegalHold.traject_id == traject_id, LegalHold.lifted_at.is_not(None)
+        )
+    )
+    return int(getattr(lifted, "rowcount", 0) or 0)
+
+
 def erase_person(
     user_id: int, actor_id: int, *, launch_id: str | None, platform_id: int | None
 ) -> Erasure:
@@ -343,17 +358,7 @@ def erase_person(
         for kind, item in footage_of(traject.id):
             delete_footage(traject, kind, item, REASON_ERASURE, actor_id=actor_id)
             result.count(result.removed, "footage")
-        # Signed consent forms go with their rows (the rows go by cascade).
-        for consent in privacy.consents_of(traject.id):
-            if consent.evidence_key:
-                delete_prefix_everywhere(f"consents/{consent.id}/")
-        # Lifted holds go with the traject (the audit log keeps their placing and lifting);
-        # an active one stopped the erasure above.
-        db.session.execute(
-            sa.delete(LegalHold).where(
-                LegalHold.traject_id == traject.id, LegalHold.lifted_at.is_not(None)
-            )
-        )
+        drop_traject_leftovers(traject.id)  # an active hold stopped the erasure above
         db.session.delete(traject)
         result.count(result.removed, "teacher_trajects")
     db.session.flush()
